@@ -1,0 +1,51 @@
+# The README's two commands: `make run` and `make test`. Both create .venv themselves and can be
+# run again at any time; PAKN_* variables in the environment are passed through to the app.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+PYTEST_ARGS ?=
+
+.PHONY: run test e2e bench lint translations migrate seed clean-instance help
+
+help:
+	@echo "make run    - install, migrate, load demo data, serve the portal"
+	@echo "make test   - install test requirements and run the whole test suite"
+	@echo "make bench  - run the benchmarks in bench/"
+	@echo "make lint   - ruff"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.requirements: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.requirements-test: requirements.txt requirements-test.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-test.txt
+	touch $@ $(VENV)/.requirements
+
+translations: $(VENV)/.requirements
+	@$(BIN)/pybabel compile -d webapp/translations --statistics
+
+migrate: $(VENV)/.requirements
+	$(FLASK) db upgrade
+
+seed: migrate
+	$(FLASK) seed-demo --if-empty
+
+run: $(VENV)/.requirements translations migrate seed
+	$(FLASK) serve
+
+test: $(VENV)/.requirements-test translations
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.requirements-test
+	$(BIN)/ruff check .
+
+bench: $(VENV)/.requirements
+	$(BIN)/python bench/import_speed.py
+
+e2e: test

@@ -1,0 +1,283 @@
+"""The one declared configuration schema of PAKN.
+
+Every key has a type, a default and a one-line description. A key is read from the
+environment variable ``PAKN_<KEY>``; values passed to ``create_app(config=...)`` win over
+the environment. Values are checked at load time: a bad value stops start-up with a message
+that names the key, and an unknown ``PAKN_*`` variable (usually a typo) is rejected too.
+``docs/configuration.md`` is generated from this file (``flask config-doc``) and a test keeps
+the two in sync.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ENV_PREFIX = "PAKN_"
+PROJECT_ROOT = Path(__file__).resolve().parent
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, malformed or unknown; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One declared configuration key."""
+
+    name: str
+    type: str  # str | int | bool | url | choice | list
+    default: Any
+    description: str
+    choices: tuple[str, ...] = ()
+    min_value: int | None = None
+    schemes: tuple[str, ...] = ()
+    check: Callable[[Any], str | None] | None = field(default=None, compare=False)
+
+
+def _province_codes(value: list[str]) -> str | None:
+    if not value:
+        return "cần ít nhất một mã tỉnh/thành (at least one province code is required)"
+    for code in value:
+        if not code.isdigit():
+            return f"'{code}' không phải mã tỉnh/thành dạng số (not a numeric province code)"
+    return None
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("INSTANCE_PATH", "str", "instance",
+            "Folder holding everything local to one instance (SQLite database, embedded "
+            "index, uploads, generated secret key, development SMS/mail files); relative "
+            "paths are taken from the project folder."),
+    Setting("SECRET_KEY", "str", "",
+            "Key that signs sessions and CSRF tokens; empty = generated once into "
+            "<instance>/secret_key."),
+    Setting("DATABASE_URL", "url", "",
+            "SQLAlchemy URL of the system-of-record database; empty = SQLite file "
+            "<instance>/pakn.sqlite3.",
+            schemes=("sqlite", "postgresql", "postgresql+psycopg", "postgresql+psycopg2")),
+    Setting("SQL_ECHO", "bool", False, "Log every SQL statement (debugging only)."),
+    Setting("REDIS_URL", "url", "",
+            "Redis for the RQ job queue; empty = jobs run in-process in a background thread.",
+            schemes=("redis", "rediss", "unix")),
+    Setting("SEARCH_ENGINE", "choice", "sqlite",
+            "Search engine behind the search contract: 'sqlite' (embedded index file) or "
+            "'elasticsearch'.", choices=("sqlite", "elasticsearch")),
+    Setting("SEARCH_INDEX_PATH", "str", "",
+            "File of the embedded SQLite search index; empty = <instance>/search.sqlite3."),
+    Setting("ELASTICSEARCH_URL", "url", "http://127.0.0.1:9200",
+            "Elasticsearch node URL (used when SEARCH_ENGINE=elasticsearch).",
+            schemes=("http", "https")),
+    Setting("ELASTICSEARCH_USERNAME", "str", "", "Elasticsearch basic-auth user (optional)."),
+    Setting("ELASTICSEARCH_PASSWORD", "str", "", "Elasticsearch basic-auth password (optional)."),
+    Setting("ELASTICSEARCH_API_KEY", "str", "", "Elasticsearch API key (optional)."),
+    Setting("ELASTICSEARCH_PLAIN_JSON", "bool", False,
+            "Send plain application/json instead of the 8.x compatibility mimetype "
+            "(needed by OpenSearch-compatible test servers)."),
+    Setting("ELASTICSEARCH_INDEX_PREFIX", "str", "pakn",
+            "Prefix of index and alias names in Elasticsearch."),
+    Setting("PROVINCES", "list", ["80"],
+            "Comma-separated codes (vietnam-provinces, 2025 structure) of the province(s) "
+            "this deployment serves; 80 = Tây Ninh.", check=_province_codes),
+    Setting("OTP_TTL_SECONDS", "int", 60, "Lifetime of an SMS one-time code, in seconds.",
+            min_value=10),
+    Setting("SMS_BACKEND", "choice", "file",
+            "How SMS are sent: 'console' (log), 'file' (JSON lines in SMS_FILE_PATH) or "
+            "'http' (a provider).", choices=("console", "file", "http")),
+    Setting("SMS_FILE_PATH", "str", "",
+            "File the 'file' SMS backend appends to; empty = <instance>/sms.jsonl."),
+    Setting("MAIL_BACKEND", "choice", "file",
+            "How e-mail is sent: 'console', 'file' (JSON lines in MAIL_FILE_PATH) or 'smtp'.",
+            choices=("console", "file", "smtp")),
+    Setting("MAIL_FILE_PATH", "str", "",
+            "File the 'file' mail backend appends to; empty = <instance>/mail.jsonl."),
+    Setting("UPLOAD_PATH", "str", "",
+            "Folder for uploaded attachments, outside the web root; empty = <instance>/uploads."),
+    Setting("DEFAULT_LOCALE", "choice", "vi", "Language of the UI when the user chose none.",
+            choices=("vi", "en")),
+    Setting("TIMEZONE", "str", "Asia/Ho_Chi_Minh",
+            "Time zone in which dates are shown and date filters are read."),
+    Setting("HOST", "str", "127.0.0.1", "Address `make run` serves on."),
+    Setting("PORT", "int", 5000, "Port `make run` serves on.", min_value=1),
+    Setting("DEMO_REPORTS", "int", 3000,
+            "Number of demo reports `make run` seeds into an empty database (0 = none).",
+            min_value=0),
+    Setting("PAGE_SIZE", "int", 20, "Items per page in public lists.", min_value=1),
+    Setting("LOG_LEVEL", "choice", "INFO", "Log level of the application.",
+            choices=("DEBUG", "INFO", "WARNING", "ERROR")),
+    Setting("TESTING", "bool", False, "Test mode (set by the test suite)."),
+    Setting("WTF_CSRF_ENABLED", "bool", True,
+            "Check CSRF tokens on forms (only the test suite turns this off)."),
+)
+
+SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _coerce(setting: Setting, raw: Any) -> Any:
+    """Turn a raw value (a string from the environment, or a Python value) into the key's type."""
+    key = setting.name
+    if setting.type == "bool":
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise ConfigError(f"{key}: '{raw}' không phải giá trị đúng/sai (expected true/false)")
+    if setting.type == "int":
+        try:
+            value = int(str(raw).strip()) if not isinstance(raw, int) else raw
+        except ValueError:
+            raise ConfigError(f"{key}: '{raw}' không phải số nguyên (expected an integer)") from None
+        if setting.min_value is not None and value < setting.min_value:
+            raise ConfigError(
+                f"{key}: {value} nhỏ hơn giá trị tối thiểu {setting.min_value} "
+                f"(must be >= {setting.min_value})")
+        return value
+    if setting.type == "list":
+        items = raw if isinstance(raw, list | tuple) else str(raw).split(",")
+        return [str(item).strip() for item in items if str(item).strip()]
+    value = str(raw).strip()
+    if setting.type == "choice" and value not in setting.choices:
+        raise ConfigError(
+            f"{key}: '{value}' không hợp lệ; chọn một trong {', '.join(setting.choices)} "
+            f"(unknown value)")
+    if setting.type == "url" and value:
+        parts = urlsplit(value)
+        if parts.scheme not in setting.schemes:
+            raise ConfigError(
+                f"{key}: '{value}' không phải URL hợp lệ; cần scheme "
+                f"{', '.join(setting.schemes)} (bad URL)")
+        if parts.scheme not in ("sqlite", "unix") and not parts.hostname:
+            raise ConfigError(f"{key}: '{value}' thiếu tên máy chủ (bad URL: no host)")
+        _check_port(value, key)
+    return value
+
+
+def _check_port(value: str, key: str) -> None:
+    try:
+        urlsplit(value).port  # noqa: B018 - raises ValueError on a non-numeric or out-of-range port
+    except ValueError:
+        raise ConfigError(f"{key}: '{value}' có cổng không hợp lệ (bad URL: bad port)") from None
+
+
+def load_config(overrides: Mapping[str, Any] | None = None,
+                environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Return the checked configuration: defaults, then ``PAKN_*`` variables, then overrides."""
+    environ = os.environ if environ is None else environ
+    overrides = dict(overrides or {})
+    unknown_env = sorted(k for k in environ
+                         if k.startswith(ENV_PREFIX) and k[len(ENV_PREFIX):] not in SETTINGS_BY_NAME)
+    if unknown_env:
+        raise ConfigError(
+            f"{unknown_env[0]}: biến môi trường không được khai báo trong config.py "
+            f"(unknown setting; see docs/configuration.md)")
+    unknown = sorted(k for k in overrides if k not in SETTINGS_BY_NAME)
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: khóa cấu hình không được khai báo (unknown setting)")
+
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        if setting.name in overrides:
+            raw = overrides[setting.name]
+        elif ENV_PREFIX + setting.name in environ:
+            raw = environ[ENV_PREFIX + setting.name]
+        else:
+            raw = setting.default
+        value = _coerce(setting, raw)
+        if setting.check is not None:
+            problem = setting.check(value)
+            if problem:
+                raise ConfigError(f"{setting.name}: {problem}")
+        values[setting.name] = value
+
+    _check_timezone(values["TIMEZONE"])
+    return values
+
+
+def _check_timezone(name: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"TIMEZONE: '{name}' không phải múi giờ IANA (unknown time zone)") from None
+
+
+def resolve_instance(values: dict[str, Any]) -> dict[str, Any]:
+    """Fill the values that default to files inside the instance folder, creating it."""
+    instance = Path(values["INSTANCE_PATH"])
+    if not instance.is_absolute():
+        instance = PROJECT_ROOT / instance
+    instance.mkdir(parents=True, exist_ok=True)
+    values["INSTANCE_PATH"] = str(instance)
+    if not values["DATABASE_URL"]:
+        values["DATABASE_URL"] = f"sqlite:///{instance / 'pakn.sqlite3'}"
+    defaults = {"SEARCH_INDEX_PATH": "search.sqlite3", "SMS_FILE_PATH": "sms.jsonl",
+                "MAIL_FILE_PATH": "mail.jsonl", "UPLOAD_PATH": "uploads"}
+    for key, name in defaults.items():
+        if not values[key]:
+            values[key] = str(instance / name)
+    if not values["SECRET_KEY"]:
+        values["SECRET_KEY"] = _instance_secret(instance / "secret_key")
+    return values
+
+
+def _instance_secret(path: Path) -> str:
+    """Read the instance's secret key, generating it on first use (never a constant in code)."""
+    if path.exists():
+        secret = path.read_text().strip()
+        if secret:
+            return secret
+    secret = secrets.token_urlsafe(48)
+    # Create with owner-only permissions; O_EXCL so that two processes starting together
+    # agree on one key (the loser reads the winner's).
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secret)
+    return secret
+
+
+def markdown_reference() -> str:
+    """The configuration reference as Markdown (docs/configuration.md)."""
+    lines = [
+        "# Configuration",
+        "",
+        "Generated from `config.py` by `flask config-doc`; a test fails when the two differ.",
+        "",
+        "Every key is set by the environment variable `PAKN_<KEY>` (for example "
+        "`PAKN_REDIS_URL`). Values are checked when the app starts: a bad value stops "
+        "start-up with a message naming the key, and an unknown `PAKN_*` variable is "
+        "rejected. Paths left empty default to files in the instance folder "
+        "(`PAKN_INSTANCE_PATH`, default `instance/`).",
+        "",
+        "| Key | Type | Default | Description |",
+        "| --- | --- | --- | --- |",
+    ]
+    for s in SETTINGS:
+        if s.type == "list":
+            default = ",".join(s.default)
+        elif s.type == "bool":
+            default = "true" if s.default else "false"
+        else:
+            default = str(s.default)
+        kind = s.type
+        if s.choices:
+            kind = "one of " + ", ".join(f"`{c}`" for c in s.choices)
+        elif s.schemes:
+            kind = "URL (" + ", ".join(s.schemes) + ")"
+        lines.append(f"| `{s.name}` | {kind} | `{default}` | {s.description} |"
+                     if default else f"| `{s.name}` | {kind} | (empty) | {s.description} |")
+    return "\n".join(lines) + "\n"

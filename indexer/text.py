@@ -1,0 +1,94 @@
+"""Vietnamese text tools shared by the webapp and the indexer: NFC, folding, phone numbers."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import phonenumbers
+
+_SPACES = re.compile(r"\s+")
+
+
+def nfc(text: str | None) -> str:
+    """Return ``text`` in Unicode NFC with runs of whitespace collapsed and ends trimmed."""
+    if not text:
+        return ""
+    return _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip()
+
+
+def nfc_multiline(text: str | None) -> str:
+    """Return ``text`` in NFC keeping line breaks (for report content), trailing spaces trimmed."""
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    return "\n".join(line.rstrip() for line in text.split("\n")).strip()
+
+
+def fold(text: str | None) -> str:
+    """Lower-case ``text`` and remove Vietnamese diacritics, mapping đ/Đ to d."""
+    if not text:
+        return ""
+    decomposed = unicodedata.normalize("NFD", nfc(text).lower())
+    stripped = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
+    return stripped.replace("đ", "d")
+
+
+# Mobile prefixes renumbered in 2018 (the last 7 digits did not change).
+OLD_MOBILE_PREFIXES: dict[str, str] = {
+    **{f"016{d}": f"03{d}" for d in "23456789"},
+    "0120": "070", "0121": "079", "0122": "077", "0126": "076", "0128": "078",
+    "0123": "083", "0124": "084", "0125": "085", "0127": "081", "0129": "082",
+    "0186": "056", "0188": "058", "0199": "059",
+}
+
+
+def phone_digits(raw: str | None) -> str:
+    """Digits of a phone as typed, with +84/84 turned into the leading 0 and old prefixes mapped.
+
+    This does not say whether the result is a real number; see ``normalize_phone``.
+    """
+    if not raw:
+        return ""
+    digits = re.sub(r"\D", "", raw)
+    if digits.startswith("84") and len(digits) >= 11:
+        digits = "0" + digits[2:]
+    elif digits and not digits.startswith("0") and len(digits) in (9, 10):
+        # typed without the leading 0 ("912345678")
+        digits = "0" + digits
+    if len(digits) == 11 and digits[:4] in OLD_MOBILE_PREFIXES:
+        digits = OLD_MOBILE_PREFIXES[digits[:4]] + digits[4:]
+    return digits
+
+
+def normalize_phone(raw: str | None) -> str | None:
+    """Return the national form of a Vietnamese phone number (``0912345678``), or None if invalid.
+
+    Accepts spaces, dots, dashes, brackets, ``+84``/``84`` and the pre-2018 11-digit mobile
+    numbers (mapped to today's 10-digit ones). Validity is decided by ``phonenumbers``.
+    """
+    digits = phone_digits(raw)
+    if not digits or len(digits) < 9 or len(digits) > 11:
+        return None
+    try:
+        parsed = phonenumbers.parse(digits, "VN")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number_for_region(parsed, "VN"):
+        return None
+    return "0" + str(parsed.national_number)
+
+
+def is_mobile(phone: str) -> bool:
+    """Whether a normalized number is a mobile number (can receive an SMS)."""
+    parsed = phonenumbers.parse(phone, "VN")
+    return phonenumbers.number_type(parsed) in (
+        phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+
+def mask_phone(phone: str | None) -> str:
+    """Show a phone with its middle hidden: ``0912345678`` → ``091****678``."""
+    digits = phone_digits(phone)
+    if len(digits) < 7:
+        return "***" if digits else ""
+    return digits[:3] + "*" * (len(digits) - 6) + digits[-3:]

@@ -1,0 +1,124 @@
+"""PAKN web application: the app factory and its ``register_*`` helpers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, request, session
+
+from config import load_config, resolve_instance
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build a configured app; ``config`` overrides environment values (checked the same way)."""
+    values = resolve_instance(load_config(config))
+    app = Flask(__name__, instance_path=values["INSTANCE_PATH"], instance_relative_config=False)
+    app.config.update(values)
+    app.config["SQLALCHEMY_DATABASE_URI"] = sqlalchemy_url(values["DATABASE_URL"])
+    app.config["SQLALCHEMY_ECHO"] = values["SQL_ECHO"]
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
+    app.config["BABEL_DEFAULT_LOCALE"] = values["DEFAULT_LOCALE"]
+    app.config["BABEL_DEFAULT_TIMEZONE"] = values["TIMEZONE"]
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["JSON_AS_ASCII"] = False
+    app.logger.setLevel(values["LOG_LEVEL"])
+    logging.getLogger("webapp").setLevel(values["LOG_LEVEL"])
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_template_helpers(app)
+    register_cli(app)
+    return app
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Use the psycopg 3 driver for plain ``postgresql://`` URLs."""
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def select_locale() -> str:
+    """The user's chosen language (``?lang=`` or the session), else the configured default."""
+    from flask import current_app, has_request_context
+
+    chosen = (request.args.get("lang") or session.get("lang")) if has_request_context() else None
+    if chosen in ("vi", "en"):
+        return chosen
+    return current_app.config["DEFAULT_LOCALE"]
+
+
+def register_extensions(app: Flask) -> None:
+    from sqlalchemy import event
+
+    from webapp import models  # noqa: F401 - every model must be known to Alembic and the mapper
+    from webapp.extensions import babel, csrf, db, login_manager, migrate
+    from webapp.search import outbox
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True,
+                     compare_type=True)
+    babel.init_app(app, locale_selector=select_locale,
+                   default_translation_directories="translations")
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Vui lòng đăng nhập để tiếp tục."
+    outbox.install()
+
+    @login_manager.user_loader
+    def load_user(user_id: str):  # noqa: ANN202 - Flask-Login callback
+        from webapp.auth.models import User
+
+        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # SQLite enforces foreign keys only when asked, per connection.
+        with app.app_context():
+            engine = db.engine
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=5000")
+            cur.close()
+
+
+def _migrations_dir():  # noqa: ANN202
+    from config import PROJECT_ROOT
+
+    return PROJECT_ROOT / "migrations"
+
+
+def register_blueprints(app: Flask) -> None:
+    from webapp.auth.routes import bp as auth_bp
+    from webapp.main.routes import bp as main_bp
+    from webapp.reports.routes import bp as reports_bp
+    from webapp.search.routes import bp as search_bp
+    from webapp.warnings.routes import bp as warnings_bp
+
+    for bp in (main_bp, auth_bp, reports_bp, search_bp, warnings_bp):
+        app.register_blueprint(bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from webapp.main.errors import register
+
+    register(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from webapp.main.helpers import register
+
+    register(app)
+
+
+def register_cli(app: Flask) -> None:
+    from webapp.cli import register
+
+    register(app)

@@ -1,0 +1,16 @@
+"""Flask CLI commands: demo data, legacy import/export, configuration reference."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register(app: Flask) -> None:
+    from webapp.demo.cli import seed_demo
+    from webapp.main.cli import config_doc, serve
+    from webapp.reports.cli import reports_cli
+
+    app.cli.add_command(seed_demo)
+    app.cli.add_command(reports_cli)
+    app.cli.add_command(config_doc)
+    app.cli.add_command(serve)

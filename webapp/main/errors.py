@@ -1,0 +1,44 @@
+"""Vietnamese error pages (HTML) and JSON errors for the API, never a stack trace."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from webapp.extensions import db
+
+
+def _messages() -> dict[int, tuple[str, str]]:
+    return {
+        400: (_("Yêu cầu không hợp lệ"), _("Trình duyệt đã gửi một yêu cầu mà hệ thống không hiểu được.")),
+        403: (_("Không có quyền truy cập"), _("Bạn không có quyền xem trang này.")),
+        404: (_("Không tìm thấy trang"), _("Trang bạn tìm không tồn tại hoặc đã được chuyển đi.")),
+        405: (_("Phương thức không được hỗ trợ"), _("Trang này không nhận loại yêu cầu vừa gửi.")),
+        413: (_("Tệp quá lớn"), _("Dữ liệu gửi lên vượt quá dung lượng cho phép.")),
+        429: (_("Quá nhiều yêu cầu"), _("Bạn thao tác quá nhanh. Vui lòng thử lại sau ít phút.")),
+        500: (_("Lỗi hệ thống"), _("Đã có lỗi xảy ra phía máy chủ. Dữ liệu bạn đã gửi không bị mất; "
+                                   "vui lòng thử lại sau.")),
+        503: (_("Dịch vụ tạm thời gián đoạn"), _("Vui lòng thử lại sau ít phút.")),
+    }
+
+
+def render_error(code: int):
+    title, text = _messages().get(code, _messages()[500])
+    if request.path.startswith("/api/"):
+        return jsonify(error={"code": f"http_{code}", "message": title + ". " + text}), code
+    return render_template("errors/error.html", code=code, title=title, text=text), code
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        return render_error(exc.code or 500)
+
+    @app.errorhandler(Exception)
+    def unhandled(exc: Exception):
+        if isinstance(exc, HTTPException):
+            return render_error(exc.code or 500)
+        app.logger.exception("Unhandled error on %s", request.path)
+        db.session.rollback()
+        return render_error(InternalServerError.code)

@@ -1,0 +1,33 @@
+"""Template filters and globals: local dates, masked phones, Vietnamese number format."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Flask, request
+from flask_babel import format_datetime, format_number, get_locale
+
+from indexer.text import mask_phone
+
+
+def local_datetime(value: datetime | None, fmt: str = "dd/MM/yyyy HH:mm") -> str:
+    """Show an aware UTC timestamp in the configured time zone (Asia/Ho_Chi_Minh)."""
+    if value is None:
+        return ""
+    return format_datetime(value, fmt)
+
+
+def local_date(value: datetime | None) -> str:
+    return local_datetime(value, "dd/MM/yyyy")
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.filters["local_datetime"] = local_datetime
+    app.jinja_env.filters["local_date"] = local_date
+    app.jinja_env.filters["mask_phone"] = mask_phone
+    app.jinja_env.filters["number"] = format_number
+
+    @app.context_processor
+    def _globals() -> dict:
+        return {"current_locale": str(get_locale() or app.config["DEFAULT_LOCALE"]),
+                "current_path": request.full_path.rstrip("?") if request else "/"}

@@ -1,0 +1,84 @@
+"""Revision bumping and outbox writing, done by session hooks so that no write path can forget them.
+
+Every flush that creates, changes or deletes a report (or one of its timeline events, answers or
+attachments) raises the report's ``revision`` by one and writes an outbox row with the new revision,
+inside the same transaction. The indexer (search issue) drains the outbox after commit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event, insert
+from sqlalchemy.orm import Session
+
+from webapp.db import utcnow
+from webapp.reports.models import Answer, Attachment, Report, StatusEvent
+from webapp.search.models import OutboxEntry
+
+_CHILDREN = (StatusEvent, Answer, Attachment)
+_PENDING_KEY = "pakn_outbox_pending"
+
+
+def _parent(session: Session, obj: Any) -> Report | None:
+    report = obj.report
+    if report is None and obj.report_id is not None:
+        report = session.get(Report, obj.report_id)
+    return report
+
+
+def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
+    pending: dict[int, tuple[Report, str]] = session.info.setdefault(_PENDING_KEY, {})
+    bumped: set[int] = set()
+
+    def bump(report: Report | None) -> None:
+        if report is None or id(report) in bumped or report in session.deleted:
+            return
+        bumped.add(id(report))
+        if report in session.new:
+            report.revision = report.revision or 1
+        else:
+            report.revision = (report.revision or 0) + 1
+        pending[id(report)] = (report, "upsert")
+
+    for obj in list(session.new):
+        if isinstance(obj, Report):
+            bump(obj)
+        elif isinstance(obj, _CHILDREN):
+            bump(_parent(session, obj))
+    for obj in list(session.dirty):
+        if not session.is_modified(obj, include_collections=False):
+            continue
+        if isinstance(obj, Report):
+            bump(obj)
+        elif isinstance(obj, _CHILDREN):
+            bump(_parent(session, obj))
+    for obj in list(session.deleted):
+        if isinstance(obj, Report):
+            pending[id(obj)] = (obj, "delete")
+        elif isinstance(obj, _CHILDREN):
+            bump(_parent(session, obj))
+
+
+def _after_flush(session: Session, flush_context: Any) -> None:
+    pending: dict[int, tuple[Report, str]] = session.info.pop(_PENDING_KEY, {})
+    if not pending:
+        return
+    now = utcnow()
+    rows = [{"entity": "report", "entity_id": report.id, "revision": report.revision, "op": op,
+             "created_at": now, "attempts": 0}
+            for report, op in pending.values() if report.id is not None]
+    if rows:
+        session.connection().execute(insert(OutboxEntry), rows)
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING_KEY, None)
+
+
+def install() -> None:
+    """Register the hooks once per process (idempotent)."""
+    if not event.contains(Session, "before_flush", _before_flush):
+        event.listen(Session, "before_flush", _before_flush)
+        event.listen(Session, "after_flush", _after_flush)
+        event.listen(Session, "after_soft_rollback", lambda s, t: _after_rollback(s))
