@@ -81,12 +81,19 @@ def register_extensions(app: Flask) -> None:
             engine = db.engine
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
+        def _sqlite_connect(dbapi_conn, _record) -> None:  # noqa: ANN001
+            # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin, so that
+            # SAVEPOINT and transactional DDL work (SQLAlchemy's documented pysqlite recipe).
+            dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=5000")
             cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn) -> None:  # noqa: ANN001
+            conn.exec_driver_sql("BEGIN")
 
 
 def _migrations_dir():  # noqa: ANN202

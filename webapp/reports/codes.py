@@ -13,7 +13,6 @@ import secrets
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 PREFIXES = {"pakn": "PA", "idea": "HK"}
 _CODE_RE = re.compile(rf"^(PA|HK)-[{ALPHABET}]{{4}}-[{ALPHABET}]{{4}}$")
-_LOOKALIKES = str.maketrans({"O": "0", "I": "1", "L": "1", "U": "V"})
 
 
 def new_code(report_type: str, rng: random.Random | None = None) -> str:
@@ -30,7 +29,6 @@ def normalize_code(text: str | None) -> str:
     compact = re.sub(r"[\s\-_.]", "", text.upper())
     if len(compact) != 10 or compact[:2] not in PREFIXES.values():
         return ""
-    # Letters that are never used (O, I, L) were typed for their look-alike digit.
-    body = compact[2:].translate(_LOOKALIKES)
+    body = compact[2:]
     code = f"{compact[:2]}-{body[:4]}-{body[4:]}"
     return code if _CODE_RE.match(code) else ""

@@ -1,8 +1,9 @@
 """Revision bumping and outbox writing, done by session hooks so that no write path can forget them.
 
-Every flush that creates, changes or deletes a report (or one of its timeline events, answers or
-attachments) raises the report's ``revision`` by one and writes an outbox row with the new revision,
-inside the same transaction. The indexer (search issue) drains the outbox after commit.
+Every transaction that creates, changes or deletes a report (or one of its timeline events,
+answers or attachments) raises the report's ``revision`` by one and writes one outbox row with the
+new revision, inside the same transaction, however many flushes it takes. The indexer drains the
+outbox after commit and reloads the row, so one entry per report and transaction is enough.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from webapp.search.models import OutboxEntry
 
 _CHILDREN = (StatusEvent, Answer, Attachment)
 _PENDING_KEY = "pakn_outbox_pending"
+_BUMPED_KEY = "pakn_outbox_bumped"  # reports already bumped in the current transaction
 
 
 def _parent(session: Session, obj: Any) -> Report | None:
@@ -29,12 +31,12 @@ def _parent(session: Session, obj: Any) -> Report | None:
 
 def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
     pending: dict[int, tuple[Report, str]] = session.info.setdefault(_PENDING_KEY, {})
-    bumped: set[int] = set()
+    bumped: set[Report] = session.info.setdefault(_BUMPED_KEY, set())
 
     def bump(report: Report | None) -> None:
-        if report is None or id(report) in bumped or report in session.deleted:
+        if report is None or report in bumped or report in session.deleted:
             return
-        bumped.add(id(report))
+        bumped.add(report)
         if report in session.new:
             report.revision = report.revision or 1
         else:
@@ -72,8 +74,9 @@ def _after_flush(session: Session, flush_context: Any) -> None:
         session.connection().execute(insert(OutboxEntry), rows)
 
 
-def _after_rollback(session: Session) -> None:
+def _forget(session: Session) -> None:
     session.info.pop(_PENDING_KEY, None)
+    session.info.pop(_BUMPED_KEY, None)
 
 
 def install() -> None:
@@ -81,4 +84,6 @@ def install() -> None:
     if not event.contains(Session, "before_flush", _before_flush):
         event.listen(Session, "before_flush", _before_flush)
         event.listen(Session, "after_flush", _after_flush)
-        event.listen(Session, "after_soft_rollback", lambda s, t: _after_rollback(s))
+        event.listen(Session, "after_commit", _forget)
+        # Any rollback, a savepoint's included, may undo a bump: let the next change bump again.
+        event.listen(Session, "after_soft_rollback", lambda s, t: _forget(s))

@@ -1,0 +1,208 @@
+"""Shared fixtures: an app per database backend (SQLite and PostgreSQL), a rolled-back database
+per test, fresh empty databases on demand, and small factories.
+
+PostgreSQL is the server at ``TEST_POSTGRES_URL`` (default 127.0.0.1:5432, database ``test``,
+trust auth). Each run creates its own database there and drops it afterwards, so runs don't
+collide. When the server is unreachable the PostgreSQL cases are skipped with the reason, except
+on CI (``CI`` set), where that is a failure: CI starts the server and must test against it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from webapp import create_app
+from webapp.extensions import db
+
+PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+BACKENDS = ["sqlite", "postgresql"]
+
+# The test process must not pick up a developer's PAKN_* settings (they would be validated and
+# might point the suite at a real database).
+for _key in [k for k in os.environ if k.startswith("PAKN_")]:
+    del os.environ[_key]
+
+
+def _pg_reachable() -> str | None:
+    """None when PostgreSQL answers, else the reason it does not."""
+    try:
+        engine = sa.create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "unreachable" here
+        return f"PostgreSQL unreachable at {PG_ADMIN_URL}: {exc.__class__.__name__}"
+
+
+_PG_PROBLEM: str | None | bool = False  # False = not probed yet
+
+
+def require_postgres() -> None:
+    global _PG_PROBLEM
+    if _PG_PROBLEM is False:
+        _PG_PROBLEM = _pg_reachable()
+    if _PG_PROBLEM:
+        if os.environ.get("CI"):
+            pytest.fail(f"{_PG_PROBLEM} (CI must run the PostgreSQL tests)")
+        pytest.skip(str(_PG_PROBLEM))
+
+
+class Databases:
+    """Creates empty databases for one backend and drops them at the end of the run."""
+
+    def __init__(self, backend: str, tmp: Path) -> None:
+        self.backend = backend
+        self.tmp = tmp
+        self.created: list[str] = []
+
+    def new(self) -> tuple[str, Path]:
+        """A URL of a new, empty database and an instance folder to go with it."""
+        name = f"pakn_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        instance = self.tmp / name
+        instance.mkdir(parents=True)
+        if self.backend == "sqlite":
+            return f"sqlite:///{instance / 'pakn.sqlite3'}", instance
+        require_postgres()
+        admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        admin.dispose()
+        self.created.append(name)
+        return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", instance
+
+    def drop_all(self) -> None:
+        if not self.created:
+            return
+        admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            for name in self.created:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def build_app(url: str, instance: Path, **overrides) -> Flask:
+    config = {"DATABASE_URL": url, "INSTANCE_PATH": str(instance), "TESTING": True,
+              "WTF_CSRF_ENABLED": False, "SECRET_KEY": "test-secret-key"}
+    config.update(overrides)
+    return create_app(config)
+
+
+def migrate(app: Flask) -> None:
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def databases(backend: str, tmp_path_factory) -> Iterator[Databases]:
+    dbs = Databases(backend, tmp_path_factory.mktemp(backend))
+    yield dbs
+    dbs.drop_all()
+
+
+@pytest.fixture(scope="session")
+def app(databases: Databases) -> Iterator[Flask]:
+    """A migrated app on this backend, shared by the tests of the session."""
+    url, instance = databases.new()
+    application = build_app(url, instance)
+    migrate(application)
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def fresh_app(databases: Databases) -> Callable[..., Flask]:
+    """Factory of apps on brand-new databases (migrated unless ``migrated=False``)."""
+    made: list[Flask] = []
+
+    def make(migrated: bool = True, **overrides) -> Flask:
+        url, instance = databases.new()
+        application = build_app(url, instance, **overrides)
+        if migrated:
+            migrate(application)
+        made.append(application)
+        return application
+
+    yield make
+    for application in made:
+        with application.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator:
+    """The test's database session; everything the test (and its requests) write is rolled back."""
+    with app.app_context():
+        connection = db.engine.connect()
+        transaction = connection.begin()
+        original = db.session
+        # A plain SQLAlchemy session: Flask-SQLAlchemy's own Session.get_bind() would pick the
+        # engine and ignore the connection that holds the test's outer transaction.
+        from flask_sqlalchemy.session import _app_ctx_id
+        from sqlalchemy.orm import scoped_session, sessionmaker
+
+        db.session = scoped_session(
+            sessionmaker(bind=connection, join_transaction_mode="create_savepoint"),
+            scopefunc=_app_ctx_id)
+        try:
+            yield db.session
+        finally:
+            db.session.remove()
+            db.session = original
+            transaction.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app: Flask, session):
+    return app.test_client()
+
+
+@pytest.fixture
+def cli(app: Flask, session):
+    """Runs ``flask`` commands inside the test's rolled-back transaction (stdout/stderr separate)."""
+    return app.test_cli_runner()
+
+
+# -- factories -------------------------------------------------------------------------------------
+@pytest.fixture
+def make_report(session):
+    """Create a report with sensible defaults; keyword arguments override any column."""
+    from webapp.reference.models import Field, Ward
+    from webapp.reports.codes import new_code
+    from webapp.reports.models import Report
+
+    def make(**values) -> Report:
+        field = session.scalar(sa.select(Field).where(Field.slug == values.pop("field_slug", "giao-thong")))
+        ward = session.get(Ward, values.pop("ward_code", 25708))  # Phường Trảng Bàng, Tây Ninh
+        report_type = values.get("type", "pakn")
+        defaults = dict(
+            code=new_code(report_type), type=report_type, title="Đường ngập nước sau mưa",
+            content="Đoạn đường trước chợ ngập sâu sau mỗi trận mưa.", field=field, ward=ward,
+            province_code=ward.province_code, address="Số 1 đường Hùng Vương",
+            sender_name="Nguyễn Văn An", sender_phone="0912345678", confidential=False,
+            published=True, status="accepted", submitted_at=datetime(2025, 3, 1, 1, 0, tzinfo=UTC))
+        defaults.update(values)
+        report = Report(**defaults)
+        session.add(report)
+        session.flush()
+        return report
+
+    return make

@@ -1,0 +1,133 @@
+"""Revision counter and outbox, timestamps, reference lookups."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from webapp.reference.services import PlaceError, ReferenceIndex
+from webapp.reports.models import Report, StatusEvent
+from webapp.search.models import OutboxEntry
+
+
+def outbox(session, report_id):
+    return session.execute(select(OutboxEntry.revision, OutboxEntry.op)
+                           .where(OutboxEntry.entity_id == report_id)
+                           .order_by(OutboxEntry.id)).all()
+
+
+def test_new_report_has_revision_one_and_an_outbox_row(session, make_report):
+    report = make_report()
+    assert report.revision == 1
+    assert outbox(session, report.id) == [(1, "upsert")]
+
+
+def test_every_change_bumps_the_revision_and_writes_the_outbox(session, make_report):
+    report = make_report()
+    session.commit()
+    report.title = "Đường ngập sâu sau mưa lớn"
+    session.commit()
+    assert report.revision == 2
+    report.events.append(StatusEvent(from_status="accepted", to_status="processing", note="Giao xử lý"))
+    session.commit()
+    assert report.revision == 3
+    report_id = report.id
+    session.delete(report)
+    session.commit()
+    assert outbox(session, report_id) == [(1, "upsert"), (2, "upsert"), (3, "upsert"), (3, "delete")]
+
+
+def test_one_transaction_is_one_revision_however_many_flushes(session, make_report):
+    report = make_report()
+    session.commit()
+    report.title = "Tiêu đề mới"
+    session.flush()
+    report.address = "Số 2 đường Hùng Vương"
+    report.events.append(StatusEvent(from_status="accepted", to_status="processing"))
+    session.flush()
+    session.commit()
+    assert report.revision == 2
+    assert outbox(session, report.id) == [(1, "upsert"), (2, "upsert")]
+
+
+def test_a_flush_without_changes_writes_nothing(session, make_report):
+    report = make_report()
+    session.commit()
+    report.title = str(report.title)  # same value
+    session.commit()
+    assert report.revision == 1
+    assert len(outbox(session, report.id)) == 1
+
+
+def test_rolled_back_changes_leave_no_outbox_row(session, make_report):
+    report = make_report()
+    session.commit()
+    nested = session.begin_nested()
+    report.title = "Tiêu đề khác"
+    session.flush()
+    nested.rollback()
+    assert session.scalar(select(func.count()).select_from(OutboxEntry)
+                          .where(OutboxEntry.entity_id == report.id)) == 1
+
+
+def test_timestamps_are_stored_utc_and_come_back_aware(session, make_report):
+    local = datetime(2025, 7, 1, 8, 30, tzinfo=timezone(timedelta(hours=7)))
+    report = make_report(submitted_at=local)
+    session.commit()
+    session.expire_all()
+    loaded = session.get(Report, report.id)
+    assert loaded.submitted_at == local
+    assert loaded.submitted_at.tzinfo is not None
+    assert loaded.submitted_at.utcoffset() == timedelta(0)
+    assert loaded.created_at.tzinfo is not None
+
+
+def test_naive_timestamps_are_refused(session, make_report):
+    with pytest.raises(Exception, match="naive datetime"):
+        make_report(submitted_at=datetime(2025, 1, 1))  # noqa: DTZ001 - the point of the test
+    session.rollback()
+
+
+def test_tracking_codes_are_unique(session, make_report):
+    make_report(code="PA-2345-6789")
+    with pytest.raises(Exception):  # noqa: B017 - IntegrityError, wrapped differently per driver
+        make_report(code="PA-2345-6789")
+    session.rollback()
+
+
+@pytest.mark.parametrize(("ward", "province", "expected"), [
+    (25708, None, (80, 25708, None)),                                  # code
+    ("Phường Trảng Bàng", None, (80, 25708, None)),                    # current name
+    ("phuong trang bang", "80", (80, 25708, None)),                    # folded, with province
+    ("Trảng Bàng", "Tây Ninh", (80, 25708, None)),                     # without the prefix
+    ("Thị xã Trảng Bàng", None, (80, None, "Thị xã Trảng Bàng")),      # legacy town
+    ("Huyện Gò Dầu", None, (80, None, "Huyện Gò Dầu")),
+    ("Thành phố Thủ Dầu Một", "Bình Dương", (79, None, "Thành phố Thủ Dầu Một")),  # former province
+    ("Phường Thủ Dầu Một", None, (79, 25747, None)),                   # unique outside Tây Ninh
+    (None, "Tỉnh Long An", (80, None, None)),
+])
+def test_places_resolve_by_code_current_or_legacy_name(session, app, ward, province, expected):
+    index = ReferenceIndex()
+    place = index.place(ward, province, [80])
+    assert (place.province_code, place.ward_code, place.legacy_place) == expected
+
+
+@pytest.mark.parametrize(("ward", "province", "message"), [
+    ("Phường Không Có", None, "không tìm thấy xã/phường"),
+    ("Xã Tân An", "Hà Giang", "không tìm thấy tỉnh/thành"),
+    ("Xã Tân An", None, "không tìm thấy"),           # not in Tây Ninh; several elsewhere
+    (99999999, None, "không tồn tại"),
+    (25708, "79", "không thuộc"),
+])
+def test_unknown_or_ambiguous_places_are_explained(session, app, ward, province, message):
+    with pytest.raises(PlaceError, match=message):
+        ReferenceIndex().place(ward, province, [80])
+
+
+def test_a_name_shared_by_wards_of_the_deployment_must_be_disambiguated(session, app):
+    index = ReferenceIndex()
+    with pytest.raises(PlaceError, match="có nhiều xã/phường"):
+        index.place("Tân An", None, [80, 8])  # Phường Tân An (Tây Ninh), Xã Tân An (Tuyên Quang)
+    assert index.place("Tân An", "Tây Ninh", [80, 8]).ward_code == 27712
