@@ -206,3 +206,14 @@ def test_export_then_import_into_an_empty_database_round_trips(fresh_app, tmp_pa
         assert exported[1]["confidential"] is True
         assert exported[2]["ward"] == "Huyện Gò Dầu"
         assert exported[0]["submitted_at"] == "2023-05-01T08:30:00+07:00"
+
+
+def test_a_tracking_code_owned_by_another_report_is_a_bad_line(session, tmp_path, make_report):
+    existing = make_report()
+    session.commit()
+    path = write_jsonl(tmp_path / "code.jsonl", [line(external_id="n1", code=existing.code.lower()),
+                                                 line(external_id="n2", code="PA-2345-6789")])
+    result = import_file(path)
+    assert result.errors == [(1, f"mã theo dõi '{existing.code}' đã thuộc phản ánh khác")]
+    assert result.created == 1
+    assert session.scalar(select(Report).where(Report.external_id == "n2")).code == "PA-2345-6789"

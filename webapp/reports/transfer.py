@@ -136,6 +136,7 @@ class Importer:
         self.rng = rng
         self.seen_ids: dict[str, int] = {}
         self.seen_codes: dict[str, int] = {}
+        self.existing: dict[str, Report] = {}
 
     # -- validation -------------------------------------------------------------------------
     def parse(self, record: Any, line_no: int) -> Parsed:
@@ -189,9 +190,6 @@ class Importer:
                 raise LineError(f"mã theo dõi không hợp lệ: '{record['code']}'")
             if code in self.seen_codes:
                 raise LineError(f"mã theo dõi '{code}' trùng với dòng {self.seen_codes[code]}")
-            other = db.session.scalar(select(Report.external_id).where(Report.code == code))
-            if other is not None and other != external_id:
-                raise LineError(f"mã theo dõi '{code}' đã thuộc phản ánh khác")
 
         values = {
             "type": record["type"],
@@ -233,20 +231,35 @@ class Importer:
             self.units[key] = unit
         return unit
 
-    def _fresh_code(self, report_type: str) -> str:
-        while True:
-            code = new_code(report_type, self.rng)
-            if code not in self.seen_codes and db.session.scalar(
-                    select(Report.id).where(Report.code == code)) is None:
-                return code
+    def prefetch(self, batch: list[tuple[int, Parsed]]) -> list[tuple[int, str]]:
+        """Load the batch's existing reports in one query; return lines whose code is taken."""
+        ids = [p.external_id for _, p in batch]
+        self.existing = {r.external_id: r for r in db.session.scalars(
+            select(Report).where(Report.external_id.in_(ids))
+            .options(selectinload(Report.answers).selectinload(Answer.unit)))}
+        wanted = [p.code for _, p in batch if p.code]
+        owners = dict(db.session.execute(
+            select(Report.code, Report.external_id).where(Report.code.in_(wanted))).all()) if wanted else {}
+        return [(n, f"mã theo dõi '{p.code}' đã thuộc phản ánh khác")
+                for n, p in batch if p.code and owners.get(p.code, p.external_id) != p.external_id]
+
+    def _fresh_codes(self, batch: list[tuple[int, Parsed]]) -> None:
+        """Draw codes for the batch's new reports, avoiding every code already used."""
+        new = [p for _, p in batch if p.code is None and p.external_id not in self.existing]
+        while new:
+            drawn = {new_code(p.values["type"], self.rng): p for p in new}
+            taken = set(db.session.scalars(select(Report.code).where(Report.code.in_(list(drawn)))))
+            for code, p in drawn.items():
+                if code not in taken and code not in self.seen_codes:
+                    p.code = code
+            new = [p for p in new if p.code is None]
 
     def write(self, parsed: Parsed, line_no: int) -> str:
         """Create or update one report; returns 'created', 'updated' or 'unchanged'."""
-        report = db.session.scalar(
-            select(Report).where(Report.external_id == parsed.external_id)
-            .options(selectinload(Report.answers)))
+        report = self.existing.get(parsed.external_id)
         if report is None:
-            code = parsed.code or self._fresh_code(parsed.values["type"])
+            code = parsed.code
+            assert code is not None, "codes are drawn by _fresh_codes before writing"
             self.seen_codes[code] = line_no
             report = Report(external_id=parsed.external_id, code=code, **parsed.values)
             report.created_at = parsed.values["submitted_at"]
@@ -347,12 +360,21 @@ def import_file(path: Path, *, batch_size: int = 500, rng: random.Random | None 
     result = ImportResult()
     batch: list[tuple[int, Parsed]] = []
 
+    def write_all(lines: list[tuple[int, Parsed]]) -> tuple[list[str], list[tuple[int, str]]]:
+        taken = importer.prefetch(lines)
+        bad = {n for n, _ in taken}
+        lines = [(n, p) for n, p in lines if n not in bad]
+        importer._fresh_codes(lines)
+        with db.session.no_autoflush:  # one flush per batch, at commit
+            return [importer.write(parsed, n) for n, parsed in lines], taken
+
     def flush_batch() -> None:
         if not batch:
             return
         try:
-            outcomes = [importer.write(parsed, n) for n, parsed in batch]
+            outcomes, taken = write_all(batch)
             db.session.commit()
+            result.errors.extend(taken)
         except IntegrityError:
             # A conflict the checks did not foresee: redo the batch line by line so that
             # only the offending line is lost.
@@ -361,8 +383,10 @@ def import_file(path: Path, *, batch_size: int = 500, rng: random.Random | None 
             outcomes = []
             for n, parsed in batch:
                 try:
-                    outcomes.append(importer.write(parsed, n))
+                    done, taken = write_all([(n, parsed)])
                     db.session.commit()
+                    outcomes.extend(done)
+                    result.errors.extend(taken)
                 except IntegrityError as exc:
                     db.session.rollback()
                     importer.units = {fold(u.name): u for u in db.session.scalars(select(Unit))}
