@@ -58,7 +58,8 @@ def main() -> None:
         start = time.perf_counter()
         result = import_file(source)
         importer_s = time.perf_counter() - start
-        assert result.created == args.lines, result.errors[:3]
+        if result.created != args.lines:
+            sys.exit(f"import failed: {result.errors[:3]}")
 
     app = fresh("baseline")
     with app.app_context():

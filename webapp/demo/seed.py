@@ -270,7 +270,9 @@ def _report(ctx: Context, used_codes: set[str]) -> Report:
     fld = rng.choice(ctx.fields)
     ward = rng.choice(ctx.wards)
     street = rng.choice(STREETS)
-    fill = {"street": street, "ward": ward.name, "n": rng.randint(1, 450), "days": rng.randint(3, 30)}
+    # "xã Tân Hưng" inside a sentence, "Xã Tân Hưng" where it starts a line
+    fill = {"street": street, "ward": ward.name[:1].lower() + ward.name[1:], "n": rng.randint(1, 450),
+            "days": rng.randint(3, 30)}
     title_t, content_t = rng.choice(IDEA_TEMPLATES if is_idea else PAKN_TEMPLATES[fld.slug])
     submitted = DEMO_UNTIL - timedelta(days=rng.uniform(0, 365 * DEMO_YEARS))
     submitted = submitted.replace(microsecond=0)
@@ -313,20 +315,48 @@ def _report(ctx: Context, used_codes: set[str]) -> Report:
     return report
 
 
+class _OutOfTimeError(Exception):
+    """The next step would happen after the end of the demo period: the report stays where it is."""
+
+
 def _timeline(ctx: Context, report: Report, final: Status, start: datetime, ward_name: str) -> None:
-    """Walk the report through the workflow up to ``final``, recording each step."""
+    """Walk the report through the workflow towards ``final``, recording each step.
+
+    Recent reports stop early when the next step would fall after the demo period, so the data
+    looks like a live system: old reports are answered, the newest are still being handled.
+    """
+    rng = ctx.rng
+    events: list[StatusEvent] = []
+    events.append(StatusEvent(from_status=None, to_status=Status.PENDING, note="Đã gửi", created_at=start))
+    published = False
+    try:
+        published = _walk(ctx, report, final, start, ward_name, events)
+    except _OutOfTimeError:
+        published = report.status != Status.PENDING and rng.random() < 0.85
+    report.events = events
+    report.published = published
+    report.published_at = events[1].created_at if published and len(events) > 1 else None
+    report.updated_at = events[-1].created_at
+    for answer in report.answers:
+        answer.published_at = answer.answered_at if published else None
+
+
+def _walk(ctx: Context, report: Report, final: Status, start: datetime, ward_name: str,
+          events: list[StatusEvent]) -> bool:
+    """Append the steps up to ``final``; returns whether the report is published."""
     rng = ctx.rng
     t = start
-    events: list[StatusEvent] = []
 
     def step(to: Status, note: str = "", actor: User | None = None, hours: tuple[int, int] = (2, 48)) -> None:
         nonlocal t
-        t = min(t + timedelta(hours=rng.randint(*hours)), DEMO_UNTIL)
+        nxt = t + timedelta(hours=rng.randint(*hours), minutes=rng.randint(0, 59))
+        if nxt > DEMO_UNTIL:
+            raise _OutOfTimeError
+        t = nxt
         events.append(StatusEvent(from_status=report.status, to_status=to, note=note,
                                   actor=actor or ctx.officer, created_at=t))
         report.status = to
 
-    events.append(StatusEvent(from_status=None, to_status=Status.PENDING, note="Đã gửi", created_at=t))
     published = False
     if final == Status.REJECTED:
         step(Status.REJECTED, rng.choice(REJECT_REASONS))
@@ -342,14 +372,11 @@ def _timeline(ctx: Context, report: Report, final: Status, start: datetime, ward
         if final in (Status.ANSWERED, Status.CLOSED):
             step(Status.ANSWERED, "Đã có văn bản trả lời.", ctx.leader, hours=(24, 24 * 20))
             text = rng.choice(ANSWER_TEMPLATES).format(
-                unit=unit.name, ward=ward_name, date=t.astimezone(VN_TZ).strftime("%d/%m/%Y"))
+                unit=unit.name, ward=ward_name[:1].lower() + ward_name[1:],
+                date=t.astimezone(VN_TZ).strftime("%d/%m/%Y"))
             report.answers.append(Answer(
                 unit=unit, text=text, state=AnswerState.APPROVED, author=ctx.officer,
-                approved_by=ctx.leader, answered_at=t, published_at=t if published else None,
-                created_at=t))
+                approved_by=ctx.leader, answered_at=t, created_at=t))
         if final == Status.CLOSED:
             step(Status.CLOSED, "Người dân đồng ý với kết quả giải quyết.", hours=(24, 24 * 7))
-    report.events = events
-    report.published = published
-    report.published_at = events[1].created_at if published and len(events) > 1 else None
-    report.updated_at = t
+    return published

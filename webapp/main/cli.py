@@ -37,7 +37,7 @@ def serve() -> None:
     host, port = app.config["HOST"], app.config["PORT"]
     reports = db.session.scalar(select(func.count()).select_from(Report)) or 0
     db.session.remove()
-    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"  # noqa: S104 - shown, not bound
     bar = "=" * 64
     click.echo(f"""{bar}
   Cổng phản ánh kiến nghị PAKN đang chạy tại: {url}

@@ -259,7 +259,8 @@ class Importer:
         report = self.existing.get(parsed.external_id)
         if report is None:
             code = parsed.code
-            assert code is not None, "codes are drawn by _fresh_codes before writing"
+            if code is None:
+                raise RuntimeError("codes are drawn by _fresh_codes before writing")
             self.seen_codes[code] = line_no
             report = Report(external_id=parsed.external_id, code=code, **parsed.values)
             report.created_at = parsed.values["submitted_at"]
