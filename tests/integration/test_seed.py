@@ -61,3 +61,9 @@ def test_seed_demo_command_prints_the_demo_accounts(cli):
     assert result.exit_code == 0, result.output
     assert "canbo / canbo-demo-2026" in result.stdout
     assert "Đã tạo 3 phản ánh" in result.stdout
+
+
+def test_zero_demo_reports_seeds_nothing_not_even_demo_accounts(session, app):
+    assert seed(count=0, echo=lambda _: None) == 0
+    assert session.scalar(select(func.count()).select_from(User)) == 0
+    assert session.scalar(select(func.count()).select_from(Report)) == 0

@@ -222,7 +222,13 @@ def _ensure_staff(intake: Unit, echo: Callable[[str], None]) -> tuple[User, User
 def seed(count: int, seed_value: int = 2026, if_empty: bool = False,
          echo: Callable[[str], None] = print,
          progress: Callable[[int], None] | None = None) -> int:
-    """Create demo units, staff and ``count`` reports; returns the number of reports created."""
+    """Create demo units, staff and ``count`` reports; returns the number of reports created.
+
+    ``count == 0`` creates nothing at all, demo accounts included (PAKN_DEMO_REPORTS=0).
+    """
+    if count == 0:
+        echo("Không tạo dữ liệu mẫu (số phản ánh mẫu = 0).")
+        return 0
     existing = db.session.scalar(select(func.count()).select_from(Report)) or 0
     if if_empty and existing:
         echo(f"Cơ sở dữ liệu đã có {existing} phản ánh; bỏ qua dữ liệu mẫu.")
