@@ -1,0 +1,70 @@
+"""The document builder: the one place that decides what of a report is public.
+
+Only published reports get a document. A confidential report's document carries no sender
+name, phone, email or sender address at all: a field that is indexed but hidden can still be
+matched, which leaks. Nothing else in the code base puts report data into the search index.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from indexer.text import nfc, nfc_multiline
+
+VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+# Fields of a public document (the Elasticsearch mapping is strict and lists the same ones).
+DOC_FIELDS = (
+    "id", "revision", "code", "type", "title", "content", "address", "answer", "answer_unit",
+    "sender_kind", "sender_name", "sender_phone", "field", "field_name", "ward_code", "ward",
+    "province_code", "province", "legacy_place", "status", "submitted_at", "published_at", "month",
+    "location",
+)
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def build_document(report: Any) -> dict[str, Any] | None:
+    """The public search document of ``report``, or None when it must not be in the index."""
+    if not report.published:
+        return None
+    answer = report.published_answer
+    public_sender = not report.confidential
+    if report.sender_kind == "organization" and report.organization_name:
+        sender_name = report.organization_name
+    else:
+        sender_name = report.sender_name
+    submitted_local = report.submitted_at.astimezone(VN_TZ)
+    doc: dict[str, Any] = {
+        "id": report.id,
+        "revision": report.revision,
+        "code": report.code,
+        "type": report.type,
+        "title": nfc(report.title),
+        "content": nfc_multiline(report.content),
+        "address": nfc(report.address),
+        "answer": nfc_multiline(answer.text) if answer else "",
+        "answer_unit": answer.unit.name if answer else None,
+        "sender_kind": report.sender_kind,
+        # Confidential: the keys are absent, not empty-but-hidden.
+        **({"sender_name": nfc(sender_name) or None, "sender_phone": report.sender_phone or None}
+           if public_sender else {}),
+        "field": report.field.slug,
+        "field_name": report.field.name,
+        "ward_code": report.ward_code,
+        "ward": report.ward.name if report.ward is not None else None,
+        "province_code": report.province_code,
+        "province": report.province.name,
+        "legacy_place": report.legacy_place,
+        "status": report.status,
+        "submitted_at": iso(report.submitted_at),
+        "published_at": iso(report.published_at),
+        "month": submitted_local.strftime("%Y-%m"),
+        "location": ({"lat": report.lat, "lon": report.lon}
+                     if report.lat is not None and report.lon is not None else None),
+    }
+    return doc

@@ -1,0 +1,316 @@
+"""The Elasticsearch engine (official ``elasticsearch`` 8.x client), one round trip per search.
+
+Index settings and mappings are in ``schemas/elasticsearch/reports.json`` (built-in analyzers
+only). Real indices are versioned names (``<prefix>-reports-<timestamp>``) behind the alias
+``<prefix>-reports``; a rebuild fills a new index and swaps the alias atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport import TransportError, Urllib3HttpNode
+from elasticsearch import ApiError, Elasticsearch, NotFoundError, helpers
+
+from indexer.engine import EngineUnavailable, SearchEngine
+from indexer.query import Hit, SearchQuery, SearchResult, Term, analyze
+
+MAPPING_PATH = Path(__file__).resolve().parent.parent / "schemas" / "elasticsearch" / "reports.json"
+TEXT_WEIGHTS = {"title": 3.0, "content": 1.0, "address": 1.5, "answer": 0.5, "sender_name": 2.0}
+PAIR_BOOST = 2.0
+EXACT_BOOST = 1.0
+FACET_FIELDS = {"field": "field", "region": "ward_code", "status": "status", "type": "type",
+                "month": "month"}
+FACET_SIZE = {"field": 50, "region": 500, "status": 20, "type": 5, "month": 240}
+_COMPAT = "application/vnd.elasticsearch+"
+
+
+class PlainJsonNode(Urllib3HttpNode):
+    """Sends ``application/json`` / ``application/x-ndjson`` instead of the 8.x compatibility mimetypes.
+
+    Needed by OpenSearch-compatible servers (the test server), which reject the vendor types.
+    """
+
+    def perform_request(self, method, target, body=None, headers=None, request_timeout=None, **kw):  # noqa: ANN001, ANN201
+        if headers is not None:
+            headers = headers.copy()
+            for name in ("accept", "content-type"):
+                value = headers.get(name)
+                if value and value.startswith(_COMPAT):
+                    headers[name] = "application/" + value[len(_COMPAT):].split(";")[0].strip()
+        if request_timeout is None:
+            return super().perform_request(method, target, body=body, headers=headers, **kw)
+        return super().perform_request(method, target, body=body, headers=headers,
+                                       request_timeout=request_timeout, **kw)
+
+
+def _mapping() -> dict[str, Any]:
+    return json.loads(MAPPING_PATH.read_text(encoding="utf-8"))
+
+
+class ElasticsearchEngine(SearchEngine):
+    name = "elasticsearch"
+
+    def __init__(self, url: str, prefix: str = "pakn", username: str = "", password: str = "",
+                 api_key: str = "", plain_json: bool = False, timeout: float = 10.0) -> None:
+        options: dict[str, Any] = {"request_timeout": timeout, "max_retries": 1, "retry_on_timeout": False}
+        if username:
+            options["basic_auth"] = (username, password)
+        if api_key:
+            options["api_key"] = api_key
+        if plain_json:
+            options["node_class"] = PlainJsonNode
+        self.client = Elasticsearch(url, **options)
+        self.alias = f"{prefix}-reports"
+        self.url = url
+
+    def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (TransportConnectionError, TransportError) as exc:
+            raise EngineUnavailable(f"không kết nối được Elasticsearch: {exc}") from exc
+        except ApiError as exc:
+            if getattr(exc, "status_code", 500) >= 500:
+                raise EngineUnavailable(f"Elasticsearch báo lỗi: {exc}") from exc
+            raise
+
+    # -- index lifecycle --------------------------------------------------------------------
+    def _new_index_name(self) -> str:
+        return f"{self.alias}-{time.strftime('%Y%m%d%H%M%S')}-{time.time_ns() % 1_000_000:06d}"
+
+    def _create_index(self, name: str) -> None:
+        body = _mapping()
+        self._call(self.client.indices.create, index=name, settings=body["settings"],
+                   mappings=body["mappings"])
+
+    def _alias_targets(self) -> list[str]:
+        try:
+            return list(self._call(self.client.indices.get_alias, name=self.alias).body)
+        except NotFoundError:
+            return []
+
+    def ensure_index(self) -> None:
+        if self._alias_targets():
+            return
+        name = self._new_index_name()
+        self._create_index(name)
+        self._call(self.client.indices.update_aliases,
+                   actions=[{"add": {"index": name, "alias": self.alias}}])
+
+    def drop(self) -> None:
+        for name in self._alias_targets():
+            self._call(self.client.indices.delete, index=name, ignore_unavailable=True)
+
+    # -- writing ----------------------------------------------------------------------------
+    def bulk_upsert(self, docs: list[dict[str, Any]]) -> int:
+        if not docs:
+            return 0
+        self.ensure_index()
+        actions = ({"_op_type": "index", "_index": self.alias, "_id": str(d["id"]),
+                    "version": d["revision"], "version_type": "external", "_source": d} for d in docs)
+        return self._bulk(actions)
+
+    def delete(self, items: Iterable[tuple[int, int]]) -> int:
+        items = list(items)
+        if not items:
+            return 0
+        self.ensure_index()
+        actions = ({"_op_type": "delete", "_index": self.alias, "_id": str(doc_id),
+                    "version": revision, "version_type": "external"} for doc_id, revision in items)
+        return self._bulk(actions, count_missing=False)
+
+    def _bulk(self, actions: Iterable[dict[str, Any]], count_missing: bool = True) -> int:
+        done = 0
+        failures = []
+        stream = self._call(helpers.streaming_bulk, self.client, actions, raise_on_error=False,
+                            raise_on_exception=False, refresh="wait_for", chunk_size=500)
+        try:
+            for ok, item in stream:
+                info = next(iter(item.values()))
+                status = info.get("status", 500)
+                if ok or status == 409:  # 409: the index already holds this or a newer revision
+                    done += 1
+                elif status == 404:
+                    done += 1 if count_missing else 0
+                else:
+                    failures.append(info)
+        except (TransportConnectionError, TransportError) as exc:
+            raise EngineUnavailable(f"không kết nối được Elasticsearch: {exc}") from exc
+        if failures:
+            raise EngineUnavailable(f"Elasticsearch từ chối {len(failures)} tài liệu: {failures[0]}")
+        return done
+
+    def rebuild(self, docs: Iterable[dict[str, Any]], progress: Callable[[int], None] | None = None) -> int:
+        old = self._alias_targets()
+        name = self._new_index_name()
+        self._create_index(name)
+        try:
+            self._call(self.client.indices.put_settings, index=name,
+                       settings={"index": {"refresh_interval": "-1"}})
+            count = 0
+
+            def actions() -> Iterator[dict[str, Any]]:
+                for d in docs:
+                    yield {"_op_type": "index", "_index": name, "_id": str(d["id"]),
+                           "version": d["revision"], "version_type": "external", "_source": d}
+
+            for ok, _item in helpers.streaming_bulk(self.client, actions(), chunk_size=1000,
+                                                     raise_on_error=True):
+                count += 1 if ok else 0
+                if progress:
+                    progress(1)
+            self._call(self.client.indices.put_settings, index=name,
+                       settings={"index": {"refresh_interval": "1s"}})
+            self._call(self.client.indices.refresh, index=name)
+        except Exception:
+            self._call(self.client.indices.delete, index=name, ignore_unavailable=True)
+            raise
+        swap = [{"remove": {"index": o, "alias": self.alias}} for o in old]
+        swap.append({"add": {"index": name, "alias": self.alias}})
+        self._call(self.client.indices.update_aliases, actions=swap)  # atomic
+        for o in old:
+            self._call(self.client.indices.delete, index=o, ignore_unavailable=True)
+        return count
+
+    # -- reading ----------------------------------------------------------------------------
+    def count(self) -> int:
+        self.ensure_index()
+        self._call(self.client.indices.refresh, index=self.alias)
+        return int(self._call(self.client.count, index=self.alias)["count"])
+
+    def revisions(self) -> Iterator[tuple[int, int]]:
+        self.ensure_index()
+        self._call(self.client.indices.refresh, index=self.alias)
+        try:
+            for hit in helpers.scan(self.client, index=self.alias, _source=["revision"],
+                                    query={"query": {"match_all": {}}}, size=1000):
+                yield int(hit["_id"]), int(hit["_source"]["revision"])
+        except (TransportConnectionError, TransportError) as exc:
+            raise EngineUnavailable(f"không kết nối được Elasticsearch: {exc}") from exc
+
+    def health(self) -> dict[str, Any]:
+        try:
+            info = self._call(self.client.info)
+            return {"engine": self.name, "ok": True, "url": self.url, "alias": self.alias,
+                    "indices": self._alias_targets(), "version": info["version"]["number"],
+                    "documents": self.count()}
+        except EngineUnavailable as exc:
+            return {"engine": self.name, "ok": False, "url": self.url, "error": str(exc)}
+
+    # -- search -----------------------------------------------------------------------------
+    @staticmethod
+    def _facet_filters(query: SearchQuery) -> dict[str, dict[str, Any]]:
+        """Filters that belong to a facet (applied after the query, ignored by their own facet)."""
+        out: dict[str, dict[str, Any]] = {}
+        if query.wards or query.provinces:
+            should = []
+            if query.wards:
+                should.append({"terms": {"ward_code": query.wards}})
+            if query.provinces:
+                should.append({"terms": {"province_code": query.provinces}})
+            out["region"] = {"bool": {"should": should, "minimum_should_match": 1}}
+        if query.fields:
+            out["field"] = {"terms": {"field": query.fields}}
+        if query.types:
+            out["type"] = {"terms": {"type": query.types}}
+        if query.statuses:
+            out["status"] = {"terms": {"status": query.statuses}}
+        return out
+
+    @staticmethod
+    def _text_query(terms: list[Term], any_words: bool) -> dict[str, Any]:
+        folded_fields = [f"{f}.folded^{w}" for f, w in TEXT_WEIGHTS.items()]
+        per_term = [{"bool": {"should": [{"multi_match": {"query": v, "fields": folded_fields}}
+                                         for v in t.folded], "minimum_should_match": 1}}
+                    for t in terms]
+        boosts: list[dict[str, Any]] = []
+        if len(terms) > 1:
+            phrase = " ".join(t.folded[-1] for t in terms)
+            boosts.append({"multi_match": {
+                "query": phrase, "boost": PAIR_BOOST,
+                "fields": [f"{f}.pairs^{w}" for f, w in TEXT_WEIGHTS.items() if f != "sender_name"]}})
+        exact = [e for t in terms for e in t.exact]
+        if exact:
+            boosts.append({"multi_match": {"query": " ".join(exact), "boost": EXACT_BOOST,
+                                           "fields": [f"{f}^{w}" for f, w in TEXT_WEIGHTS.items()]}})
+        if any_words:
+            return {"bool": {"should": per_term + boosts, "minimum_should_match": 1}}
+        return {"bool": {"must": per_term, "should": boosts}}
+
+    def _body(self, query: SearchQuery, terms: list[Term]) -> dict[str, Any]:
+        base_filters: list[dict[str, Any]] = []
+        if query.phone:
+            base_filters.append({"term": {"sender_phone": query.phone}})
+        if query.date_from or query.date_to:
+            rng: dict[str, str] = {}
+            if query.date_from:
+                rng["gte"] = query.date_from.isoformat()
+            if query.date_to:
+                rng["lt"] = query.date_to.isoformat()
+            base_filters.append({"range": {"submitted_at": rng}})
+        main: dict[str, Any] = {"bool": {"filter": base_filters}}
+        if terms:
+            main["bool"]["must"] = [self._text_query(terms, query.any_words)]
+        facet_filters = self._facet_filters(query)
+        sort = {"relevance": ["_score", {"submitted_at": "desc"}, {"id": "desc"}],
+                "newest": [{"submitted_at": "desc"}, {"id": "desc"}],
+                "oldest": [{"submitted_at": "asc"}, {"id": "asc"}]}[query.effective_sort]
+        body: dict[str, Any] = {
+            "query": main, "sort": sort, "from": query.offset, "size": query.per_page,
+            "track_total_hits": True,
+            "post_filter": {"bool": {"filter": list(facet_filters.values())}},
+        }
+        if terms:
+            body["highlight"] = {
+                "pre_tags": ["<mark>"], "post_tags": ["</mark>"], "encoder": "html",
+                "require_field_match": False,
+                "fields": {"title.folded": {"number_of_fragments": 0},
+                           "content.folded": {"fragment_size": 220, "number_of_fragments": 1},
+                           "answer.folded": {"fragment_size": 220, "number_of_fragments": 1},
+                           "address.folded": {"number_of_fragments": 0},
+                           "sender_name.folded": {"number_of_fragments": 0}}}
+        if query.facets:
+            aggs = {}
+            for name, es_field in FACET_FIELDS.items():
+                others = [f for key, f in facet_filters.items() if key != name]
+                aggs[name] = {"filter": {"bool": {"filter": others}},
+                              "aggs": {"values": {"terms": {"field": es_field, "size": FACET_SIZE[name]}}}}
+            body["aggs"] = aggs
+        return body
+
+    def _search(self, query: SearchQuery) -> SearchResult:
+        self.ensure_index()
+        terms = analyze(query.q)
+        body = self._body(query, terms)
+        response = self._call(self.client.search, index=self.alias, **body)
+        hits = []
+        for h in response["hits"]["hits"]:
+            highlight = {}
+            for key, fragments in (h.get("highlight") or {}).items():
+                name = key.split(".")[0]
+                text = " … ".join(fragments)
+                source = h["_source"].get(name) or ""
+                if name in ("content", "answer") and not source.startswith(_strip_marks(fragments[0])[:20]):
+                    text = "…" + text
+                highlight[name] = text
+            hits.append(Hit(id=int(h["_id"]), score=float(h.get("_score") or 0.0), doc=h["_source"],
+                            highlight=highlight))
+        facets: dict[str, list[tuple[str, int]]] = {}
+        for name in FACET_FIELDS:
+            if "aggregations" in response and name in response["aggregations"]:
+                buckets = response["aggregations"][name]["values"]["buckets"]
+                facets[name] = sorted(((str(b["key"]), int(b["doc_count"])) for b in buckets),
+                                      key=lambda kv: (-kv[1], kv[0]))
+        total = response["hits"]["total"]["value"]
+        return SearchResult(total=total, hits=hits, facets=facets, any_words=query.any_words)
+
+
+def _strip_marks(text: str) -> str:
+    import html
+
+    return html.unescape(text.replace("<mark>", "").replace("</mark>", ""))

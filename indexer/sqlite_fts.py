@@ -1,0 +1,334 @@
+"""The embedded engine: SQLite FTS5 in a file of its own, independent of the records' database.
+
+FTS5's ``unicode61`` tokenizer does not fold "đ", so folding is done here in Python: every text
+is stored twice (lower-case with diacritics, and folded), plus the folded adjacent-syllable pairs.
+A query matches the folded columns (all words, or any word in the fallback); bm25 ranks, and
+matches in the diacritic columns and in the pairs column add to the score, so "ngập nước" typed
+with its marks ranks exact, adjacent matches first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from indexer.engine import EngineUnavailable, SearchEngine
+from indexer.query import (
+    WORD,
+    Hit,
+    SearchQuery,
+    SearchResult,
+    Term,
+    analyze,
+    highlight,
+    pairs,
+    text_pairs,
+)
+from indexer.text import fold, nfc
+
+SCHEMA_VERSION = "1"
+TEXT_FIELDS = ("title", "content", "address", "answer", "sender")
+# bm25 weights by column: exact columns, folded columns, pairs (same order as the table).
+WEIGHTS = (3.0, 1.0, 1.5, 0.5, 2.0, 3.0, 1.0, 1.5, 0.5, 2.0, 1.0)
+PAIR_BOOST = 2.0
+EXACT_BOOST = 1.0
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT OR IGNORE INTO meta VALUES ('schema', '{SCHEMA_VERSION}');
+CREATE TABLE IF NOT EXISTS docs(
+    id INTEGER PRIMARY KEY, revision INTEGER NOT NULL, type TEXT, status TEXT, field TEXT,
+    ward_code INTEGER, province_code INTEGER, month TEXT, submitted_ts INTEGER,
+    sender_phone TEXT, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS ix_docs_submitted ON docs(submitted_ts, id);
+CREATE INDEX IF NOT EXISTS ix_docs_phone ON docs(sender_phone);
+CREATE INDEX IF NOT EXISTS ix_docs_ward ON docs(ward_code);
+CREATE TABLE IF NOT EXISTS tombstones(id INTEGER PRIMARY KEY, revision INTEGER NOT NULL);
+CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
+    title, content, address, answer, sender,
+    f_title, f_content, f_address, f_answer, f_sender, pairs,
+    tokenize = "unicode61 remove_diacritics 0 tokenchars '_'");
+"""
+FACET_COLUMNS = {"field": "d.field", "region": "d.ward_code", "status": "d.status",
+                 "type": "d.type", "month": "d.month"}
+
+
+def _words(text: str | None) -> list[str]:
+    return WORD.findall(nfc(text).lower()) if text else []
+
+
+def _fts_row(doc: dict[str, Any]) -> tuple[str, ...]:
+    texts = {"title": doc.get("title"), "content": doc.get("content"), "address": doc.get("address"),
+             "answer": doc.get("answer"), "sender": doc.get("sender_name")}
+    exact = [" ".join(_words(texts[f])) for f in TEXT_FIELDS]
+    folded = [" ".join(fold(w) for w in _words(texts[f])) for f in TEXT_FIELDS]
+    pair_tokens = [p for f in ("title", "content", "address", "answer") for p in text_pairs(texts[f] or "")]
+    return (*exact, *folded, " ".join(pair_tokens))
+
+
+def _quote(token: str) -> str:
+    return '"' + token.replace('"', '""') + '"'
+
+
+def _match_expression(terms: list[Term], any_words: bool) -> str:
+    groups = ["(" + " OR ".join(_quote(f) for f in t.folded) + ")" for t in terms]
+    joined = (" OR " if any_words else " AND ").join(groups)
+    return "{f_title f_content f_address f_answer f_sender} : (" + joined + ")"
+
+
+def _epoch(value: str | datetime | None) -> int | None:
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return int(moment.timestamp())
+
+
+class SqliteEngine(SearchEngine):
+    name = "sqlite"
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    # -- connections ------------------------------------------------------------------------
+    @contextmanager
+    def _connect(self, path: Path | None = None) -> Iterator[sqlite3.Connection]:
+        target = path or self.path
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(target, timeout=30, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise EngineUnavailable(f"không mở được chỉ mục {target}: {exc}") from exc
+        try:
+            # A rollback journal, not WAL: rebuild swaps the whole file with os.replace().
+            conn.execute("PRAGMA journal_mode=DELETE")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            yield conn
+        except sqlite3.Error as exc:
+            raise EngineUnavailable(f"lỗi chỉ mục tìm kiếm: {exc}") from exc
+        finally:
+            conn.close()
+
+    def ensure_index(self) -> None:
+        with self._connect() as conn:
+            conn.executescript(SCHEMA)
+
+    def drop(self) -> None:
+        for suffix in ("", "-journal"):
+            Path(str(self.path) + suffix).unlink(missing_ok=True)
+
+    # -- writing ----------------------------------------------------------------------------
+    def _write(self, conn: sqlite3.Connection, docs: list[dict[str, Any]], versioned: bool = True) -> int:
+        done = 0
+        for doc in docs:
+            if versioned:
+                row = conn.execute("SELECT revision FROM docs WHERE id = ?", (doc["id"],)).fetchone()
+                stone = conn.execute("SELECT revision FROM tombstones WHERE id = ?", (doc["id"],)).fetchone()
+                newest = max(row[0] if row else 0, stone[0] if stone else 0)
+                if newest >= doc["revision"]:
+                    done += 1  # the index already holds this revision or a newer one
+                    continue
+                if row:
+                    conn.execute("DELETE FROM fts WHERE rowid = ?", (doc["id"],))
+                conn.execute("DELETE FROM tombstones WHERE id = ?", (doc["id"],))
+            conn.execute(
+                "INSERT OR REPLACE INTO docs VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (doc["id"], doc["revision"], doc["type"], doc["status"], doc["field"], doc.get("ward_code"),
+                 doc["province_code"], doc["month"], _epoch(doc["submitted_at"]), doc.get("sender_phone"),
+                 json.dumps(doc, ensure_ascii=False)))
+            conn.execute("INSERT INTO fts(rowid, title, content, address, answer, sender, f_title, "
+                         "f_content, f_address, f_answer, f_sender, pairs) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                         (doc["id"], *_fts_row(doc)))
+            done += 1
+        return done
+
+    def bulk_upsert(self, docs: list[dict[str, Any]]) -> int:
+        if not docs:
+            return 0
+        with self._connect() as conn:
+            conn.executescript(SCHEMA)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                done = self._write(conn, docs)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return done
+
+    def delete(self, items: Iterable[tuple[int, int]]) -> int:
+        removed = 0
+        with self._connect() as conn:
+            conn.executescript(SCHEMA)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for doc_id, revision in items:
+                    row = conn.execute("SELECT revision FROM docs WHERE id = ?", (doc_id,)).fetchone()
+                    if row and row[0] > revision:
+                        continue  # the index holds a newer revision than this deletion
+                    if row:
+                        conn.execute("DELETE FROM docs WHERE id = ?", (doc_id,))
+                        conn.execute("DELETE FROM fts WHERE rowid = ?", (doc_id,))
+                        removed += 1
+                    conn.execute("INSERT INTO tombstones VALUES (?, ?) ON CONFLICT(id) DO UPDATE "
+                                 "SET revision = max(revision, excluded.revision)", (doc_id, revision))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return removed
+
+    def rebuild(self, docs: Iterable[dict[str, Any]], progress: Callable[[int], None] | None = None) -> int:
+        tmp = self.path.with_name(f"{self.path.name}.rebuild-{uuid.uuid4().hex[:8]}")
+        count = 0
+        try:
+            with self._connect(tmp) as conn:
+                conn.execute("PRAGMA synchronous=OFF")
+                conn.executescript(SCHEMA)
+                conn.execute("BEGIN")
+                batch: list[dict[str, Any]] = []
+                for doc in docs:
+                    batch.append(doc)
+                    if len(batch) >= 1000:
+                        count += self._write(conn, batch, versioned=False)
+                        if progress:
+                            progress(len(batch))
+                        batch.clear()
+                count += self._write(conn, batch, versioned=False)
+                if progress and batch:
+                    progress(len(batch))
+                conn.execute("COMMIT")
+                conn.execute("INSERT INTO fts(fts) VALUES ('optimize')")
+            os.replace(tmp, self.path)  # the atomic swap: readers see the old file or the new one
+        finally:
+            tmp.unlink(missing_ok=True)
+            Path(str(tmp) + "-journal").unlink(missing_ok=True)
+        return count
+
+    # -- reading ----------------------------------------------------------------------------
+    def count(self) -> int:
+        with self._connect() as conn:
+            conn.executescript(SCHEMA)
+            return conn.execute("SELECT count(*) FROM docs").fetchone()[0]
+
+    def revisions(self) -> Iterator[tuple[int, int]]:
+        with self._connect() as conn:
+            conn.executescript(SCHEMA)
+            rows = conn.execute("SELECT id, revision FROM docs ORDER BY id").fetchall()
+        yield from rows
+
+    def health(self) -> dict[str, Any]:
+        try:
+            return {"engine": self.name, "ok": True, "path": str(self.path), "documents": self.count()}
+        except EngineUnavailable as exc:
+            return {"engine": self.name, "ok": False, "path": str(self.path), "error": str(exc)}
+
+    @staticmethod
+    def _filters(query: SearchQuery, skip: str | None = None) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+
+        def any_of(column: str, values: list[Any]) -> None:
+            clauses.append(f"{column} IN ({','.join('?' * len(values))})")
+            params.extend(values)
+
+        if skip != "region" and (query.wards or query.provinces):
+            parts = []
+            if query.wards:
+                parts.append(f"d.ward_code IN ({','.join('?' * len(query.wards))})")
+                params.extend(query.wards)
+            if query.provinces:
+                parts.append(f"d.province_code IN ({','.join('?' * len(query.provinces))})")
+                params.extend(query.provinces)
+            clauses.append("(" + " OR ".join(parts) + ")")
+        if skip != "field" and query.fields:
+            any_of("d.field", query.fields)
+        if skip != "type" and query.types:
+            any_of("d.type", query.types)
+        if skip != "status" and query.statuses:
+            any_of("d.status", query.statuses)
+        if query.date_from is not None:
+            clauses.append("d.submitted_ts >= ?")
+            params.append(_epoch(query.date_from))
+        if query.date_to is not None:
+            clauses.append("d.submitted_ts < ?")
+            params.append(_epoch(query.date_to))
+        if query.phone:
+            clauses.append("d.sender_phone = ?")
+            params.append(query.phone)
+        return (" AND ".join(clauses) or "1"), params
+
+    def _search(self, query: SearchQuery) -> SearchResult:
+        terms = analyze(query.q)
+        with self._connect() as conn:
+            conn.executescript(SCHEMA)
+            if terms:
+                source = "m JOIN docs d ON d.id = m.id LEFT JOIN b ON b.id = m.id"
+                score = "(m.score + COALESCE(b.score, 0))"
+                self._match(conn, terms, query.any_words)
+            else:
+                source, score = "docs d", "0"
+            where, params = self._filters(query)
+            total = conn.execute(f"SELECT count(*) FROM {source} WHERE {where}", params).fetchone()[0]
+            order = {"relevance": f"{score} ASC, d.submitted_ts DESC, d.id DESC",
+                     "newest": "d.submitted_ts DESC, d.id DESC",
+                     "oldest": "d.submitted_ts ASC, d.id ASC"}[query.effective_sort]
+            rows = conn.execute(
+                f"SELECT d.id, d.doc, {score} FROM {source} WHERE {where} ORDER BY {order} "
+                "LIMIT ? OFFSET ?", [*params, query.per_page, query.offset]).fetchall()
+            facets: dict[str, list[tuple[str, int]]] = {}
+            if query.facets:
+                for name, column in FACET_COLUMNS.items():
+                    f_where, f_params = self._filters(query, skip=name)
+                    counted = conn.execute(
+                        f"SELECT {column}, count(*) FROM {source} WHERE {f_where} AND {column} IS NOT NULL "
+                        f"GROUP BY {column} ORDER BY count(*) DESC, {column}", f_params).fetchall()
+                    facets[name] = sorted(((str(value), n) for value, n in counted),
+                                          key=lambda kv: (-kv[1], kv[0]))
+        hits = []
+        for doc_id, raw, value in rows:
+            doc = json.loads(raw)
+            hits.append(Hit(id=doc_id, score=-float(value or 0), doc=doc, highlight=_highlights(doc, terms)))
+        return SearchResult(total=total, hits=hits, facets=facets, any_words=query.any_words)
+
+    @staticmethod
+    def _match(conn: sqlite3.Connection, terms: list[Term], any_words: bool) -> None:
+        weights = ", ".join(str(w) for w in WEIGHTS)
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS m(id INTEGER PRIMARY KEY, score REAL)")
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS b(id INTEGER PRIMARY KEY, score REAL)")
+        conn.execute("DELETE FROM m")
+        conn.execute("DELETE FROM b")
+        conn.execute(f"INSERT INTO m SELECT rowid, bm25(fts, {weights}) FROM fts WHERE fts MATCH ?",
+                     (_match_expression(terms, any_words),))
+        boosts = []
+        query_pairs = pairs(terms)
+        if query_pairs:
+            boosts.append((PAIR_BOOST, "pairs : (" + " OR ".join(_quote(p) for p in query_pairs) + ")"))
+        exact = [e for t in terms for e in t.exact]
+        if exact:
+            boosts.append((EXACT_BOOST, "{title content address answer sender} : ("
+                           + " OR ".join(_quote(e) for e in exact) + ")"))
+        for factor, expression in boosts:
+            conn.execute(
+                f"INSERT INTO b SELECT rowid, {factor} * bm25(fts, {weights}) FROM fts WHERE fts MATCH ? "
+                "AND rowid IN (SELECT id FROM m) ORDER BY rowid "
+                "ON CONFLICT(id) DO UPDATE SET score = score + excluded.score", (expression,))
+
+
+def _highlights(doc: dict[str, Any], terms: list[Term]) -> dict[str, str]:
+    if not terms:
+        return {}
+    out = {}
+    for name, source, words in (("title", "title", 0), ("content", "content", 30),
+                                ("answer", "answer", 30), ("address", "address", 0),
+                                ("sender_name", "sender_name", 0)):
+        marked = highlight(doc.get(source) or "", terms, words)
+        if marked:
+            out[name] = marked
+    return out
