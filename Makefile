@@ -37,6 +37,7 @@ seed: migrate
 	$(FLASK) seed-demo --if-empty
 
 run: $(VENV)/.requirements translations migrate seed
+	$(FLASK) index sync
 	$(FLASK) serve
 
 test: $(VENV)/.requirements-test translations

@@ -84,6 +84,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PROVINCES", "list", ["80"],
             "Comma-separated codes (vietnam-provinces, 2025 structure) of the province(s) "
             "this deployment serves; 80 = Tây Ninh.", check=_province_codes),
+    Setting("INDEXER_INLINE", "bool", True,
+            "Without REDIS_URL, index in a background thread of the web process (off: only "
+            "`flask index drain`/`sync` index)."),
+    Setting("INDEXER_SWEEP_SECONDS", "int", 30,
+            "How often the indexer thread or worker sweeps the outbox for entries left behind.",
+            min_value=1),
     Setting("OTP_TTL_SECONDS", "int", 60, "Lifetime of an SMS one-time code, in seconds.",
             min_value=10),
     Setting("SMS_BACKEND", "choice", "file",

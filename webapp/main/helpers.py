@@ -21,7 +21,15 @@ def local_date(value: datetime | None) -> str:
     return local_datetime(value, "dd/MM/yyyy")
 
 
+def iso_local_date(value: str | None) -> str:
+    """A document's ISO timestamp shown as a local date."""
+    if not value:
+        return ""
+    return local_date(datetime.fromisoformat(value))
+
+
 def register(app: Flask) -> None:
+    app.jinja_env.filters["iso_local_date"] = iso_local_date
     app.jinja_env.filters["local_datetime"] = local_datetime
     app.jinja_env.filters["local_date"] = local_date
     app.jinja_env.filters["mask_phone"] = mask_phone

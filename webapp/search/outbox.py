@@ -20,6 +20,7 @@ from webapp.search.models import OutboxEntry
 _CHILDREN = (StatusEvent, Answer, Attachment)
 _PENDING_KEY = "pakn_outbox_pending"
 _BUMPED_KEY = "pakn_outbox_bumped"  # reports already bumped in the current transaction
+_WRITTEN_KEY = "pakn_outbox_written"  # this transaction wrote outbox rows: index after commit
 
 
 def _parent(session: Session, obj: Any) -> Report | None:
@@ -72,6 +73,7 @@ def _after_flush(session: Session, flush_context: Any) -> None:
             for report, op in pending.values() if report.id is not None]
     if rows:
         session.connection().execute(insert(OutboxEntry), rows)
+        session.info[_WRITTEN_KEY] = True
 
 
 def _forget(session: Session) -> None:
@@ -79,11 +81,25 @@ def _forget(session: Session) -> None:
     session.info.pop(_BUMPED_KEY, None)
 
 
+def _after_commit(session: Session) -> None:
+    written = session.info.pop(_WRITTEN_KEY, False)
+    _forget(session)
+    if written:
+        from indexer.dispatch import notify_committed
+
+        notify_committed()  # only now: the rows the indexer will reload are committed
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_WRITTEN_KEY, None)
+    _forget(session)
+
+
 def install() -> None:
     """Register the hooks once per process (idempotent)."""
     if not event.contains(Session, "before_flush", _before_flush):
         event.listen(Session, "before_flush", _before_flush)
         event.listen(Session, "after_flush", _after_flush)
-        event.listen(Session, "after_commit", _forget)
+        event.listen(Session, "after_commit", _after_commit)
         # Any rollback, a savepoint's included, may undo a bump: let the next change bump again.
-        event.listen(Session, "after_soft_rollback", lambda s, t: _forget(s))
+        event.listen(Session, "after_soft_rollback", lambda s, t: _after_rollback(s))

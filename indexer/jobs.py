@@ -1,0 +1,207 @@
+"""Indexer jobs: drain the outbox, rebuild, reconcile. Plain functions; they need an app context.
+
+Jobs are idempotent: they reload the current rows by id and write documents versioned by the
+row's revision, so running one twice, or two out of order, leaves the index as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import current_app, has_app_context
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import selectinload
+
+from indexer.documents import build_document
+from indexer.engine import EngineUnavailable, SearchEngine
+from webapp.db import utcnow
+from webapp.extensions import db
+from webapp.reports.models import Answer, Report
+from webapp.search.models import OutboxEntry
+
+log = logging.getLogger("indexer.jobs")
+LOAD_OPTIONS = (selectinload(Report.field), selectinload(Report.ward), selectinload(Report.province),
+                selectinload(Report.answers).selectinload(Answer.unit))
+
+
+def get_engine() -> SearchEngine:
+    """The app's search engine (one per app, created on first use)."""
+    engine = current_app.extensions.get("pakn_search")
+    if engine is None:
+        from indexer.engine import engine_from_config
+
+        engine = engine_from_config(current_app.config)
+        current_app.extensions["pakn_search"] = engine
+    return engine
+
+
+def index_reports(ids: Iterable[int], engine: SearchEngine,
+                  gone: dict[int, int] | None = None) -> tuple[int, int]:
+    """Bring the documents of reports ``ids`` in line with the database; returns (written, removed).
+
+    ``gone`` gives, for reports deleted from the database, the last revision the outbox saw.
+    """
+    ids = sorted(set(ids))
+    reports = {r.id: r for r in db.session.scalars(
+        select(Report).where(Report.id.in_(ids)).options(*LOAD_OPTIONS))} if ids else {}
+    docs, removals = [], []
+    for report_id in ids:
+        report = reports.get(report_id)
+        if report is None:
+            # Deleted: a revision past any the index can hold, so the deletion always wins.
+            removals.append((report_id, (gone or {}).get(report_id, 0) + 1))
+            continue
+        doc = build_document(report)
+        if doc is None:
+            removals.append((report.id, report.revision))
+        else:
+            docs.append(doc)
+    written = engine.bulk_upsert(docs) if docs else 0
+    removed = engine.delete(removals) if removals else 0
+    return written, removed
+
+
+def drain_outbox(batch_size: int = 500, engine: SearchEngine | None = None) -> int:
+    """Process every pending outbox entry in batches; returns how many entries were processed.
+
+    On an engine failure the batch stays pending (with its attempt count and error recorded)
+    and ``EngineUnavailable`` is raised, so that a queue can retry and the sweep repairs later.
+    """
+    engine = engine or get_engine()
+    processed = 0
+    while True:
+        query = (select(OutboxEntry).where(OutboxEntry.processed_at.is_(None))
+                 .order_by(OutboxEntry.id).limit(batch_size))
+        if db.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)  # workers share the backlog
+        entries = db.session.scalars(query).all()
+        if not entries:
+            db.session.commit()
+            return processed
+        gone = {}
+        for e in entries:
+            if e.op == "delete":
+                gone[e.entity_id] = max(gone.get(e.entity_id, 0), e.revision)
+        try:
+            index_reports([e.entity_id for e in entries if e.entity == "report"], engine, gone)
+        except EngineUnavailable as exc:
+            db.session.rollback()
+            ids = [e.id for e in entries]
+            db.session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(ids)).values(
+                attempts=OutboxEntry.attempts + 1, last_error=str(exc)[:500]))
+            db.session.commit()
+            raise
+        now = utcnow()
+        for e in entries:
+            e.processed_at = now
+        db.session.commit()
+        processed += len(entries)
+
+
+def drain_job() -> int:
+    """RQ entry point: drain the outbox inside an app context (the worker's, or a new one)."""
+    if has_app_context():
+        return drain_outbox()
+    from webapp import create_app
+
+    with create_app().app_context():
+        return drain_outbox()
+
+
+def public_documents(batch: int = 1000) -> Iterator[dict[str, Any]]:
+    """Every public document, built from the database in id order with bounded memory."""
+    last_id = 0
+    while True:
+        reports = db.session.scalars(
+            select(Report).where(Report.published.is_(True), Report.id > last_id)
+            .order_by(Report.id).limit(batch).options(*LOAD_OPTIONS)).all()
+        if not reports:
+            return
+        for report in reports:
+            doc = build_document(report)
+            if doc is not None:
+                yield doc
+        last_id = reports[-1].id
+        db.session.expunge_all()  # keep memory flat however many reports there are
+
+
+def public_count() -> int:
+    return db.session.scalar(select(func.count()).select_from(Report).where(Report.published.is_(True))) or 0
+
+
+def rebuild(engine: SearchEngine | None = None, progress: Callable[[int], None] | None = None) -> int:
+    """Fill a new index from the database and swap it in; then repair what changed meanwhile."""
+    engine = engine or get_engine()
+    count = engine.rebuild(public_documents(), progress=progress)
+    reconcile(engine)  # writes that went to the old index during the rebuild
+    return count
+
+
+@dataclass
+class ReconcileReport:
+    missing: list[int] = field(default_factory=list)
+    stale: list[int] = field(default_factory=list)
+    orphaned: list[int] = field(default_factory=list)
+    newer_in_index: list[int] = field(default_factory=list)
+
+    @property
+    def fixed(self) -> int:
+        return len(self.missing) + len(self.stale) + len(self.orphaned)
+
+
+def reconcile(engine: SearchEngine | None = None) -> ReconcileReport:
+    """Compare (id, revision) between the database and the index and repair the differences."""
+    engine = engine or get_engine()
+    in_db = dict(db.session.execute(select(Report.id, Report.revision).where(Report.published.is_(True))).all())
+    in_index = dict(engine.revisions())
+    report = ReconcileReport()
+    for report_id, revision in in_db.items():
+        indexed = in_index.get(report_id)
+        if indexed is None:
+            report.missing.append(report_id)
+        elif indexed < revision:
+            report.stale.append(report_id)
+        elif indexed > revision:
+            report.newer_in_index.append(report_id)
+    orphans = [i for i in in_index if i not in in_db]
+    report.orphaned = sorted(orphans)
+    to_write = sorted(report.missing + report.stale)
+    for start in range(0, len(to_write), 500):
+        index_reports(to_write[start:start + 500], engine)
+        db.session.expunge_all()
+    if orphans:
+        unpublished = dict(db.session.execute(
+            select(Report.id, Report.revision).where(Report.id.in_(orphans))).all())
+        engine.delete([(i, max(unpublished.get(i, 0), in_index[i] + 1)) for i in orphans])
+    if report.newer_in_index:
+        log.warning("index holds newer revisions than the database for %d reports (restored "
+                    "backup?); run `flask index rebuild`", len(report.newer_in_index))
+    return report
+
+
+@dataclass
+class Status:
+    engine: dict[str, Any]
+    public_reports: int
+    backlog: int
+    oldest_pending_seconds: float | None
+    failing: int
+
+
+def status(engine: SearchEngine | None = None) -> Status:
+    engine = engine or get_engine()
+    pending = select(OutboxEntry).where(OutboxEntry.processed_at.is_(None)).subquery()
+    backlog = db.session.scalar(select(func.count()).select_from(pending)) or 0
+    oldest = db.session.scalar(select(func.min(pending.c.created_at)))
+    failing = db.session.scalar(select(func.count()).select_from(pending).where(pending.c.attempts > 0)) or 0
+    age = None
+    if oldest is not None:
+        from webapp.db import UTCDateTime
+
+        oldest = UTCDateTime().process_result_value(oldest, None) if oldest.tzinfo is None else oldest
+        age = (utcnow() - oldest).total_seconds()
+    return Status(engine=engine.health(), public_reports=public_count(), backlog=backlog,
+                  oldest_pending_seconds=age, failing=failing)

@@ -1,0 +1,149 @@
+"""``flask index …`` (rebuild, reconcile, status, drain, sync) and ``flask worker`` (RQ)."""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+import click
+from flask import current_app
+from flask.cli import AppGroup, with_appcontext
+
+index_cli = AppGroup("index", help="Chỉ mục tìm kiếm: dựng lại, đối soát, trạng thái.")
+
+
+def _fail(exc: Exception) -> None:
+    click.echo(f"Lỗi: máy tìm kiếm không sẵn sàng: {exc}", err=True)
+    sys.exit(2)
+
+
+@index_cli.command("rebuild")
+def rebuild_command() -> None:
+    """Build a new index from the database, swap it in atomically, drop the old one."""
+    from indexer.engine import EngineUnavailable
+    from indexer.jobs import public_count, rebuild
+
+    total = public_count()
+    try:
+        with click.progressbar(length=total, label="Đang dựng chỉ mục", file=sys.stderr,
+                               show_pos=True, show_percent=True) as bar:
+            count = rebuild(progress=bar.update)
+    except EngineUnavailable as exc:
+        _fail(exc)
+    click.echo(f"Đã dựng lại chỉ mục: {count} phản ánh công khai.")
+
+
+def _print_reconcile(report) -> None:  # noqa: ANN001
+    def ids(values: list[int]) -> str:
+        shown = ", ".join(map(str, values[:10]))
+        return shown + (f" … (+{len(values) - 10})" if len(values) > 10 else "")
+
+    click.echo(f"Thiếu trong chỉ mục (đã thêm): {len(report.missing)}"
+               + (f" [{ids(report.missing)}]" if report.missing else ""))
+    click.echo(f"Cũ hơn cơ sở dữ liệu (đã cập nhật): {len(report.stale)}"
+               + (f" [{ids(report.stale)}]" if report.stale else ""))
+    click.echo(f"Không còn công khai (đã xóa khỏi chỉ mục): {len(report.orphaned)}"
+               + (f" [{ids(report.orphaned)}]" if report.orphaned else ""))
+    if report.newer_in_index:
+        click.echo(f"Mới hơn cơ sở dữ liệu (cần `flask index rebuild`): {len(report.newer_in_index)}")
+
+
+@index_cli.command("reconcile")
+def reconcile_command() -> None:
+    """Compare (id, revision) between database and index and repair the differences."""
+    from indexer.engine import EngineUnavailable
+    from indexer.jobs import reconcile
+
+    try:
+        report = reconcile()
+    except EngineUnavailable as exc:
+        _fail(exc)
+    _print_reconcile(report)
+    click.echo(f"Đã sửa {report.fixed} mục." if report.fixed else "Chỉ mục khớp với cơ sở dữ liệu.")
+
+
+@index_cli.command("status")
+def status_command() -> None:
+    """Document counts, outbox backlog and the age of its oldest entry."""
+    from indexer.jobs import status
+
+    st = status()
+    engine = st.engine
+    if engine.get("ok"):
+        click.echo(f"Máy tìm kiếm: {engine['engine']} — {engine.get('documents')} tài liệu")
+    else:
+        click.echo(f"Máy tìm kiếm: {engine['engine']} — KHÔNG truy cập được ({engine.get('error')})")
+    click.echo(f"Phản ánh công khai trong cơ sở dữ liệu: {st.public_reports}")
+    click.echo(f"Hàng đợi chỉ mục (outbox) chưa xử lý: {st.backlog}"
+               + (f", cũ nhất {st.oldest_pending_seconds:.0f} giây" if st.oldest_pending_seconds is not None else "")
+               + (f", {st.failing} mục đã thử lỗi" if st.failing else ""))
+
+
+@index_cli.command("drain")
+def drain_command() -> None:
+    """Index every pending outbox entry now (what the worker does)."""
+    from indexer.engine import EngineUnavailable
+    from indexer.jobs import drain_outbox
+
+    try:
+        count = drain_outbox()
+    except EngineUnavailable as exc:
+        _fail(exc)
+    click.echo(f"Đã xử lý {count} mục trong hàng đợi chỉ mục.")
+
+
+@index_cli.command("sync")
+def sync_command() -> None:
+    """Drain the outbox, then reconcile (what `make run` does before serving)."""
+    from indexer.engine import EngineUnavailable
+    from indexer.jobs import drain_outbox, get_engine, reconcile
+
+    try:
+        get_engine().ensure_index()
+        drained = drain_outbox()
+        report = reconcile()
+    except EngineUnavailable as exc:
+        click.echo(f"Cảnh báo: chưa cập nhật được chỉ mục tìm kiếm ({exc}); trang vẫn chạy, "
+                   "chỉ mục sẽ được cập nhật sau.", err=True)
+        return
+    click.echo(f"Chỉ mục tìm kiếm đã cập nhật ({drained} thay đổi, {report.fixed} mục được sửa).")
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Process the queue and exit.")
+@with_appcontext
+def worker_command(burst: bool) -> None:
+    """Run an RQ worker for the indexer (inside the app context), with a periodic outbox sweep."""
+    from rq import Worker
+
+    from indexer.dispatch import QUEUE_NAME, redis_connection
+    from indexer.engine import EngineUnavailable
+    from indexer.jobs import drain_outbox
+    from webapp.extensions import db
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if not app.config["REDIS_URL"]:
+        click.echo("PAKN_REDIS_URL chưa được đặt: không có hàng đợi để chạy worker.", err=True)
+        sys.exit(2)
+    stop = threading.Event()
+
+    def sweep() -> None:
+        while not stop.wait(app.config["INDEXER_SWEEP_SECONDS"]):
+            with app.app_context():
+                try:
+                    drain_outbox()
+                except EngineUnavailable as exc:
+                    app.logger.warning("sweep: search engine unavailable: %s", exc)
+                except Exception:
+                    app.logger.exception("sweep failed")
+                finally:
+                    db.session.remove()
+
+    if not burst:
+        threading.Thread(target=sweep, name="pakn-sweep", daemon=True).start()
+    db.engine.dispose()  # the work horses are forked: no pooled connection may cross the fork
+    worker = Worker([QUEUE_NAME], connection=redis_connection(app.config["REDIS_URL"]))
+    try:
+        worker.work(burst=burst)
+    finally:
+        stop.set()

@@ -1,0 +1,16 @@
+// Tra cứu: filter the ward list as the user types (the page works without this script).
+(function () {
+  var input = document.getElementById("region-filter");
+  var select = document.getElementById("region");
+  if (!input || !select) return;
+  input.hidden = false;
+  function fold(s) {
+    return s.normalize("NFD").replace(/[\u0300-\u036f]/g, "").replace(/đ/g, "d").replace(/Đ/g, "D").toLowerCase();
+  }
+  input.addEventListener("input", function () {
+    var wanted = fold(input.value.trim());
+    Array.prototype.forEach.call(select.options, function (opt) {
+      opt.hidden = wanted !== "" && opt.value !== "" && fold(opt.text).indexOf(wanted) === -1;
+    });
+  });
+})();
