@@ -75,6 +75,7 @@ class SearchEngine(ABC):
     def health(self) -> dict[str, Any]:
         """Engine name, reachability and whatever else helps an operator."""
 
+    @abstractmethod
     def drop(self) -> None:
         """Remove the index entirely (tests and tools)."""
 

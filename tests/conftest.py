@@ -90,8 +90,9 @@ class Databases:
 
 
 def build_app(url: str, instance: Path, **overrides) -> Flask:
+    # No background indexer thread: tests drain the outbox themselves, inside their transaction.
     config = {"DATABASE_URL": url, "INSTANCE_PATH": str(instance), "TESTING": True,
-              "WTF_CSRF_ENABLED": False, "SECRET_KEY": "test-secret-key"}
+              "WTF_CSRF_ENABLED": False, "SECRET_KEY": "test-secret-key", "INDEXER_INLINE": False}
     config.update(overrides)
     return create_app(config)
 

@@ -31,9 +31,7 @@ def index():
     # A phone search comes as POST so that the number never appears in a URL or a server log.
     source = request.form if request.method == "POST" else request.args
     params = _kept(source)
-    if request.method == "POST" and source.get("page"):
-        params["page"] = source["page"]
-    elif request.method == "GET" and source.get("page"):
+    if source.get("page"):
         params["page"] = source["page"]
     phone = source.get("phone", "").strip() if request.method == "POST" else ""
     ref = services.reference()
