@@ -207,3 +207,69 @@ def make_report(session):
         return report
 
     return make
+
+
+# -- search engines -------------------------------------------------------------------------------
+ENGINES = ["sqlite", "elasticsearch"]
+_OSMEM: list = []
+
+
+def _osmem_url() -> str:
+    """A real cluster when ELASTICSEARCH_URL is set, else one osmem-server for the whole run."""
+    if os.environ.get("ELASTICSEARCH_URL"):
+        return os.environ["ELASTICSEARCH_URL"]
+    if not _OSMEM:
+        from osmem_server import OsmemServer
+
+        _OSMEM.append(OsmemServer.start(japanese=False))
+    return _OSMEM[0].url
+
+
+def pytest_sessionfinish(session, exitstatus):  # noqa: ARG001 - pytest hook signature
+    for server in _OSMEM:
+        server.process.kill()
+
+
+def make_engine(kind: str, tmp_path: Path):
+    from indexer.elastic import ElasticsearchEngine
+    from indexer.sqlite_fts import SqliteEngine
+
+    if kind == "sqlite":
+        return SqliteEngine(tmp_path / "search.sqlite3")
+    real = bool(os.environ.get("ELASTICSEARCH_URL"))
+    return ElasticsearchEngine(
+        _osmem_url(), prefix=f"pakn-test-{uuid.uuid4().hex[:10]}", plain_json=not real,
+        username=os.environ.get("ELASTICSEARCH_USERNAME", ""),
+        password=os.environ.get("ELASTICSEARCH_PASSWORD", ""))
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request, tmp_path):
+    """An empty index on each engine (SQLite FTS5 file; Elasticsearch on osmem-server or a real cluster)."""
+    eng = make_engine(request.param, tmp_path)
+    eng.ensure_index()
+    yield eng
+    eng.drop()
+
+
+@pytest.fixture
+def search(app, session, tmp_path):
+    """The app's search engine for this test: an empty embedded index, and a helper to index."""
+    from indexer.jobs import drain_outbox
+    from indexer.sqlite_fts import SqliteEngine
+
+    eng = SqliteEngine(tmp_path / "search.sqlite3")
+    eng.ensure_index()
+    previous = app.extensions.get("pakn_search")
+    app.extensions["pakn_search"] = eng
+
+    class Search:
+        engine = eng
+
+        @staticmethod
+        def index() -> int:
+            session.commit()
+            return drain_outbox(engine=eng)
+
+    yield Search
+    app.extensions["pakn_search"] = previous

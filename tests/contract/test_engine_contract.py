@@ -1,0 +1,217 @@
+"""The search contract, run unchanged against both engines (SQLite FTS5 and Elasticsearch)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+import pytest
+
+from indexer.engine import EngineUnavailable
+from indexer.query import SearchQuery
+from tests.contract.docs import doc
+
+
+def ids(result) -> list[int]:
+    return [h.id for h in result.hits]
+
+
+def test_upsert_count_and_revisions(engine):
+    assert engine.bulk_upsert([doc(1, "Đường ngập nước"), doc(2, "Mất điện")]) == 2
+    assert engine.count() == 2
+    assert sorted(engine.revisions()) == [(1, 1), (2, 1)]
+
+
+def test_an_older_or_repeated_revision_changes_nothing(engine):
+    engine.bulk_upsert([doc(1, "Tiêu đề mới", revision=3)])
+    assert engine.bulk_upsert([doc(1, "Tiêu đề cũ", revision=2)]) == 1  # stale counts as success
+    assert engine.bulk_upsert([doc(1, "Tiêu đề mới", revision=3)]) == 1  # same job twice
+    assert dict(engine.revisions()) == {1: 3}
+    assert ids(engine.search(SearchQuery(q="cũ"))) == []
+    engine.bulk_upsert([doc(1, "Tiêu đề mới hơn nữa", revision=4)])
+    assert ids(engine.search(SearchQuery(q="nữa"))) == [1]
+
+
+def test_a_deletion_is_not_undone_by_a_late_older_revision(engine):
+    engine.bulk_upsert([doc(1, "Phản ánh sẽ bị ẩn", revision=1)])
+    assert engine.delete([(1, 2)]) == 1
+    engine.bulk_upsert([doc(1, "Phản ánh sẽ bị ẩn", revision=1)])  # late, out-of-order delivery
+    assert engine.count() == 0
+    engine.bulk_upsert([doc(1, "Công khai lại", revision=3)])
+    assert engine.count() == 1
+    assert engine.delete([(99, 1)]) == 0  # missing is fine
+
+
+def test_a_deletion_older_than_the_document_is_ignored(engine):
+    engine.bulk_upsert([doc(1, "Đã công khai lại", revision=5)])
+    engine.delete([(1, 4)])
+    assert engine.count() == 1
+
+
+def test_folded_query_finds_diacritics_and_d_stroke(engine):
+    engine.bulk_upsert([doc(1, "Đường ngập nước sau mưa"), doc(2, "Mất điện cả khu phố"),
+                        doc(3, "Cây xanh đổ")])
+    assert ids(engine.search(SearchQuery(q="ngap nuoc"))) == [1]
+    assert ids(engine.search(SearchQuery(q="mat dien"))) == [2]
+    assert ids(engine.search(SearchQuery(q="DUONG"))) == [1]
+    assert ids(engine.search(SearchQuery(q="MẤT ĐIỆN"))) == [2]
+
+
+def test_decomposed_query_matches_precomposed_text(engine):
+    import unicodedata
+
+    engine.bulk_upsert([doc(1, "Mất điện")])
+    assert ids(engine.search(SearchQuery(q=unicodedata.normalize("NFD", "mất điện")))) == [1]
+
+
+def test_exact_diacritics_rank_above_folded_matches(engine):
+    engine.bulk_upsert([doc(1, "Ngáp ngủ trong giờ làm", content="Cán bộ ngáp ngủ suốt buổi"),
+                        doc(2, "Nhà dân bị ngập", content="Nước ngập vào nhà dân")])
+    assert ids(engine.search(SearchQuery(q="ngập")))[0] == 2
+    assert ids(engine.search(SearchQuery(q="ngáp")))[0] == 1
+
+
+def test_adjacent_syllables_rank_above_words_far_apart(engine):
+    far = "Khu vực chợ ngập rác thải, người dân phải mua nước đóng chai vì nước máy có mùi"
+    near = "Khu vực chợ bị ngập nước sau trận mưa lớn, người dân đi lại khó khăn vô cùng"
+    engine.bulk_upsert([doc(1, "Phản ánh khu chợ", content=far), doc(2, "Phản ánh khu chợ", content=near)])
+    result = engine.search(SearchQuery(q="ngap nuoc"))
+    assert ids(result) == [2, 1]
+
+
+def test_all_words_must_match_and_any_word_only_as_a_flagged_fallback(engine):
+    engine.bulk_upsert([doc(1, "Mất điện kéo dài"), doc(2, "Ngập nước")])
+    both = engine.search(SearchQuery(q="mất điện kéo"))
+    assert ids(both) == [1] and not both.any_words
+    nothing_has_all = engine.search(SearchQuery(q="điện nước"))
+    assert sorted(ids(nothing_has_all)) == [1, 2] and nothing_has_all.any_words
+    assert engine.search(SearchQuery(q="xyzxyz")).total == 0
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("nuwowcs", "nước"), ("ddieenj", "điện"), ("ngaapj", "ngập")])
+def test_telex_leftovers_are_searched_as_the_vietnamese_meant(engine, typed, meant):
+    engine.bulk_upsert([doc(1, f"Phản ánh về {meant} ở khu phố"), doc(2, "Không liên quan")])
+    assert ids(engine.search(SearchQuery(q=typed))) == [1]
+
+
+def test_phone_matches_exactly_never_by_prefix(engine):
+    engine.bulk_upsert([doc(1, "A", sender_phone="0912345678"), doc(2, "B", sender_phone="0912345679"),
+                        {k: v for k, v in doc(3, "C (bảo mật)").items() if k not in ("sender_name", "sender_phone")}])
+    assert ids(engine.search(SearchQuery(phone="0912345678"))) == [1]
+    assert ids(engine.search(SearchQuery(phone="091234567"))) == []
+    assert ids(engine.search(SearchQuery(q="0912345678"))) == []  # the phone is not in the text fields
+
+
+def test_filters_region_field_type_status(engine):
+    engine.bulk_upsert([
+        doc(1, "Một", ward_code=25708, field="giao-thong", type="pakn", status="answered"),
+        doc(2, "Hai", ward_code=25654, field="dien", type="idea", status="processing"),
+        doc(3, "Ba", ward_code=None, ward=None, legacy_place="Huyện Gò Dầu", field="dien"),
+        doc(4, "Bốn", ward_code=26734, province_code=79, province="Thành phố Hồ Chí Minh"),
+    ])
+    q = SearchQuery
+    assert sorted(ids(engine.search(q(wards=[25654])))) == [2]
+    assert sorted(ids(engine.search(q(provinces=[80])))) == [1, 2, 3]  # the whole province, legacy too
+    assert sorted(ids(engine.search(q(wards=[25654], provinces=[79])))) == [2, 4]
+    assert sorted(ids(engine.search(q(fields=["dien"])))) == [2, 3]
+    assert sorted(ids(engine.search(q(fields=["dien", "giao-thong"])))) == [1, 2, 3, 4]
+    assert sorted(ids(engine.search(q(types=["idea"])))) == [2]
+    assert sorted(ids(engine.search(q(statuses=["processing"])))) == [2]
+
+
+def test_date_range_is_inclusive_in_vietnam_time(engine):
+    from zoneinfo import ZoneInfo
+
+    vn = ZoneInfo("Asia/Ho_Chi_Minh")
+    engine.bulk_upsert([
+        doc(1, "cuối ngày 31/3 giờ VN", submitted_at="2025-03-31T16:59:00+00:00"),
+        doc(2, "đầu ngày 1/4 giờ VN", submitted_at="2025-03-31T17:00:00+00:00"),
+        doc(3, "đầu ngày 1/3 giờ VN", submitted_at="2025-02-28T17:00:00+00:00"),
+    ])
+    march = SearchQuery(date_from=datetime(2025, 3, 1, tzinfo=vn), date_to=datetime(2025, 4, 1, tzinfo=vn))
+    assert sorted(ids(engine.search(march))) == [1, 3]
+
+
+def test_sort_and_pagination(engine):
+    engine.bulk_upsert([doc(i, f"Phản ánh số {i}", day=i) for i in range(1, 8)])
+    newest = engine.search(SearchQuery(per_page=3))
+    assert newest.total == 7 and ids(newest) == [7, 6, 5]
+    assert ids(engine.search(SearchQuery(per_page=3, page=3))) == [1]
+    assert ids(engine.search(SearchQuery(sort="oldest", per_page=2))) == [1, 2]
+    beyond = engine.search(SearchQuery(per_page=3, page=9))
+    assert beyond.total == 7 and beyond.hits == []
+
+
+def test_facets_count_and_ignore_their_own_filter(engine):
+    engine.bulk_upsert([
+        doc(1, "ngập", ward_code=25708, field="cap-thoat-nuoc", status="answered", month="2025-03"),
+        doc(2, "ngập", ward_code=25708, field="giao-thong", status="processing", month="2025-04"),
+        doc(3, "ngập", ward_code=25654, field="cap-thoat-nuoc", status="answered", month="2025-04"),
+        doc(4, "khác", ward_code=25654, field="cap-thoat-nuoc", status="answered", month="2025-04"),
+    ])
+    result = engine.search(SearchQuery(q="ngap", wards=[25708], fields=["cap-thoat-nuoc"]))
+    assert ids(result) == [1]
+    facets = {k: dict(v) for k, v in result.facets.items()}
+    assert facets["region"] == {"25708": 1, "25654": 1}   # ignores the region filter, applies field
+    assert facets["field"] == {"cap-thoat-nuoc": 1, "giao-thong": 1}  # ignores field, applies region
+    assert facets["status"] == {"answered": 1}
+    assert facets["type"] == {"pakn": 1}
+    assert facets["month"] == {"2025-03": 1}
+
+
+def test_highlights_mark_matches_and_escape_html(engine):
+    engine.bulk_upsert([doc(1, "Đường <b>ngập</b> nước", content="Trời mưa, đường ngập nước & <script>x</script>")])
+    hit = engine.search(SearchQuery(q="ngap")).hits[0]
+    assert "<mark>ngập</mark>" in hit.highlight["title"]
+    assert "&lt;b&gt;" in hit.highlight["title"] and "<b>" not in hit.highlight["title"]
+    assert "<mark>ngập</mark>" in hit.highlight["content"]
+    assert "<script>" not in hit.highlight["content"]
+    assert re.sub(r"</?mark>", "", hit.highlight["content"]).count("<") == 0
+
+
+def test_rebuild_swaps_in_a_new_index(engine):
+    engine.bulk_upsert([doc(1, "Cũ sẽ mất"), doc(2, "Vẫn còn")])
+    assert engine.rebuild(iter([doc(2, "Vẫn còn", revision=2), doc(3, "Mới thêm")])) == 2
+    assert sorted(engine.revisions()) == [(2, 2), (3, 1)]
+    assert ids(engine.search(SearchQuery(q="mới thêm"))) == [3]
+    assert engine.health()["ok"] is True
+
+
+def test_searches_answer_during_a_rebuild(engine):
+    engine.bulk_upsert([doc(1, "Đường ngập nước")])
+    seen = []
+
+    def docs():
+        for i in range(2, 40):
+            if i == 20:  # halfway through filling the new index, the old one still answers
+                seen.append(ids(engine.search(SearchQuery(q="ngap nuoc"))))
+            yield doc(i, f"Phản ánh {i}")
+        yield doc(1, "Đường ngập nước")
+
+    engine.rebuild(docs())
+    assert seen == [[1]]
+    assert ids(engine.search(SearchQuery(q="ngap nuoc"))) == [1]
+
+
+def test_an_unreachable_engine_says_so(tmp_path):
+    from indexer.elastic import ElasticsearchEngine
+    from indexer.sqlite_fts import SqliteEngine
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    for broken in (SqliteEngine(blocker / "search.sqlite3"),
+                   ElasticsearchEngine("http://127.0.0.1:9", plain_json=True, timeout=1)):
+        with pytest.raises(EngineUnavailable):
+            broken.search(SearchQuery(q="ngập"))
+        with pytest.raises(EngineUnavailable):
+            broken.bulk_upsert([doc(1, "x")])
+        assert broken.health()["ok"] is False
+
+
+def test_documents_without_sender_fields_are_accepted(engine):
+    confidential = {k: v for k, v in doc(1, "Bảo mật").items() if k not in ("sender_name", "sender_phone")}
+    engine.bulk_upsert([confidential])
+    hit = engine.search(SearchQuery(q="bảo mật")).hits[0]
+    assert "sender_name" not in hit.doc and "sender_phone" not in hit.doc
+
+
