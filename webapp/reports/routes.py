@@ -6,9 +6,11 @@ from flask import Blueprint, abort, render_template
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from indexer.documents import build_document
 from webapp.extensions import db
 from webapp.reports.codes import normalize_code
 from webapp.reports.models import Report
+from webapp.search.services import item_json
 
 bp = Blueprint("reports", __name__)
 
@@ -33,8 +35,9 @@ def public_report(code: str):
     normalized = normalize_code(code)
     if not normalized:
         abort(404)
-    report = db.session.scalar(
-        select(Report).where(Report.code == normalized, Report.published.is_(True)))
-    if report is None:
+    report = db.session.scalar(select(Report).where(Report.code == normalized))
+    # What is public is decided by the document builder, here as in search.
+    doc = build_document(report) if report is not None else None
+    if doc is None:
         abort(404)
-    return render_template("reports/public.html", report=report)
+    return render_template("reports/public.html", report=report, item=item_json(doc))
