@@ -47,6 +47,8 @@ lint: $(VENV)/.requirements-test
 	$(BIN)/ruff check .
 
 bench: $(VENV)/.requirements
+	cd bench && ../$(BIN)/python search.py
+	cd bench && ../$(BIN)/python index.py
 	$(BIN)/python bench/import_speed.py
 
 e2e: test

@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,12 @@ CREATE TABLE IF NOT EXISTS docs(
 CREATE INDEX IF NOT EXISTS ix_docs_submitted ON docs(submitted_ts, id);
 CREATE INDEX IF NOT EXISTS ix_docs_phone ON docs(sender_phone);
 CREATE INDEX IF NOT EXISTS ix_docs_ward ON docs(ward_code);
+CREATE INDEX IF NOT EXISTS ix_docs_province ON docs(province_code);
+CREATE INDEX IF NOT EXISTS ix_docs_field ON docs(field);
+CREATE INDEX IF NOT EXISTS ix_docs_status ON docs(status);
+CREATE INDEX IF NOT EXISTS ix_docs_type ON docs(type);
+CREATE INDEX IF NOT EXISTS ix_docs_month ON docs(month);
+INSERT OR IGNORE INTO meta VALUES ('generation', '0');
 CREATE TABLE IF NOT EXISTS tombstones(id INTEGER PRIMARY KEY, revision INTEGER NOT NULL);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
     title, content, address, answer, sender,
@@ -73,6 +81,10 @@ def _fts_row(doc: dict[str, Any]) -> tuple[str, ...]:
     return (*exact, *folded, " ".join(pair_tokens))
 
 
+def _bump_generation(conn: sqlite3.Connection) -> None:
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (uuid.uuid4().hex,))
+
+
 def _quote(token: str) -> str:
     return '"' + token.replace('"', '""') + '"'
 
@@ -93,8 +105,9 @@ def _epoch(value: str | datetime | None) -> int | None:
 class SqliteEngine(SearchEngine):
     name = "sqlite"
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], cache_size: int = 256) -> None:
         self.path = Path(path)
+        self._cache = _ResultCache(cache_size)
 
     # -- connections ------------------------------------------------------------------------
     @contextmanager
@@ -156,6 +169,7 @@ class SqliteEngine(SearchEngine):
             conn.execute("BEGIN IMMEDIATE")
             try:
                 done = self._write(conn, docs)
+                _bump_generation(conn)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -178,6 +192,7 @@ class SqliteEngine(SearchEngine):
                         removed += 1
                     conn.execute("INSERT INTO tombstones VALUES (?, ?) ON CONFLICT(id) DO UPDATE "
                                  "SET revision = max(revision, excluded.revision)", (doc_id, revision))
+                _bump_generation(conn)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -203,6 +218,8 @@ class SqliteEngine(SearchEngine):
                 count += self._write(conn, batch, versioned=False)
                 if progress and batch:
                     progress(len(batch))
+                # A new generation number, so that no cached result of the old index is served.
+                conn.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (uuid.uuid4().hex,))
                 conn.execute("COMMIT")
                 conn.execute("INSERT INTO fts(fts) VALUES ('optimize')")
             os.replace(tmp, self.path)  # the atomic swap: readers see the old file or the new one
@@ -268,34 +285,82 @@ class SqliteEngine(SearchEngine):
         terms = analyze(query.q)
         with self._connect() as conn:
             conn.executescript(SCHEMA)
+            generation = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0]
+            key = (generation, repr(query))
+            cached = self._cache.get(key)
+            if cached is not None:
+                return cached
             if terms:
+                self._match(conn, terms, query.any_words)
+                total, facets = self._count_matches(conn, query)
                 source = "m JOIN docs d ON d.id = m.id LEFT JOIN b ON b.id = m.id"
                 score = "(m.score + COALESCE(b.score, 0))"
-                self._match(conn, terms, query.any_words)
             else:
                 source, score = "docs d", "0"
+                total, facets = self._count_all(conn, query)
             where, params = self._filters(query)
-            total = conn.execute(f"SELECT count(*) FROM {source} WHERE {where}", params).fetchone()[0]
             order = {"relevance": f"{score} ASC, d.submitted_ts DESC, d.id DESC",
                      "newest": "d.submitted_ts DESC, d.id DESC",
                      "oldest": "d.submitted_ts ASC, d.id ASC"}[query.effective_sort]
             rows = conn.execute(
                 f"SELECT d.id, d.doc, {score} FROM {source} WHERE {where} ORDER BY {order} "
-                "LIMIT ? OFFSET ?", [*params, query.per_page, query.offset]).fetchall()
-            facets: dict[str, list[tuple[str, int]]] = {}
-            if query.facets:
-                for name, column in FACET_COLUMNS.items():
-                    f_where, f_params = self._filters(query, skip=name)
-                    counted = conn.execute(
-                        f"SELECT {column}, count(*) FROM {source} WHERE {f_where} AND {column} IS NOT NULL "
-                        f"GROUP BY {column} ORDER BY count(*) DESC, {column}", f_params).fetchall()
-                    facets[name] = sorted(((str(value), n) for value, n in counted),
-                                          key=lambda kv: (-kv[1], kv[0]))
+                "LIMIT ? OFFSET ?", [*params, query.per_page, query.offset]).fetchall() if total else []
         hits = []
         for doc_id, raw, value in rows:
             doc = json.loads(raw)
             hits.append(Hit(id=doc_id, score=-float(value or 0), doc=doc, highlight=_highlights(doc, terms)))
-        return SearchResult(total=total, hits=hits, facets=facets, any_words=query.any_words)
+        result = SearchResult(total=total, hits=hits, facets=facets, any_words=query.any_words)
+        self._cache.put(key, result)
+        return result
+
+    def _count_all(self, conn: sqlite3.Connection, query: SearchQuery) -> tuple[int, dict[str, list[tuple[str, int]]]]:
+        """Total and facets without words: GROUP BY over the indexed columns."""
+        where, params = self._filters(query)
+        total = conn.execute(f"SELECT count(*) FROM docs d WHERE {where}", params).fetchone()[0]
+        facets: dict[str, list[tuple[str, int]]] = {}
+        if query.facets:
+            for name, column in FACET_COLUMNS.items():
+                f_where, f_params = self._filters(query, skip=name)
+                counted = conn.execute(
+                    f"SELECT {column}, count(*) FROM docs d WHERE {f_where} AND {column} IS NOT NULL "
+                    f"GROUP BY {column}", f_params).fetchall()
+                facets[name] = _ordered((str(value), n) for value, n in counted)
+        return total, facets
+
+    def _count_matches(self, conn: sqlite3.Connection, query: SearchQuery) -> tuple[int, dict[str, list[tuple[str, int]]]]:
+        """Total and facets of the matched documents, counted in one pass over their facet columns.
+
+        A facet counts the documents that pass every filter but its own.
+        """
+        base = replace(query, wards=[], provinces=[], fields=[], types=[], statuses=[])
+        where, params = self._filters(base)
+        rows = conn.execute(
+            "SELECT d.field, d.ward_code, d.province_code, d.status, d.type, d.month FROM m "
+            f"JOIN docs d ON d.id = m.id WHERE {where}", params).fetchall()
+        wards, provinces = set(query.wards), set(query.provinces)
+        fields, types, statuses = set(query.fields), set(query.types), set(query.statuses)
+        counters: dict[str, dict[Any, int]] = {name: {} for name in FACET_COLUMNS}
+        total = 0
+        for field, ward, province, status, kind, month in rows:
+            ok = {
+                "region": not (wards or provinces) or ward in wards or province in provinces,
+                "field": not fields or field in fields,
+                "type": not types or kind in types,
+                "status": not statuses or status in statuses,
+            }
+            passed = sum(ok.values())
+            if passed == 4:
+                total += 1
+            if not query.facets:
+                continue
+            for name, value in (("field", field), ("region", ward), ("status", status), ("type", kind),
+                                ("month", month)):
+                # passes all the other filters: all four, or all but its own
+                if value is not None and (passed == 4 or (passed == 3 and name in ok and not ok[name])):
+                    counters[name][value] = counters[name].get(value, 0) + 1
+        facets = {name: _ordered((str(v), n) for v, n in c.items()) for name, c in counters.items()} \
+            if query.facets else {}
+        return total, facets
 
     @staticmethod
     def _match(conn: sqlite3.Connection, terms: list[Term], any_words: bool) -> None:
@@ -315,10 +380,36 @@ class SqliteEngine(SearchEngine):
             boosts.append((EXACT_BOOST, "{title content address answer sender} : ("
                            + " OR ".join(_quote(e) for e in exact) + ")"))
         for factor, expression in boosts:
+            # A plain MATCH (no rowid filter: that would re-run the match per row); rows outside
+            # m are ignored by the LEFT JOIN that reads b.
             conn.execute(
                 f"INSERT INTO b SELECT rowid, {factor} * bm25(fts, {weights}) FROM fts WHERE fts MATCH ? "
-                "AND rowid IN (SELECT id FROM m) ORDER BY rowid "
-                "ON CONFLICT(id) DO UPDATE SET score = score + excluded.score", (expression,))
+                "ORDER BY rowid ON CONFLICT(id) DO UPDATE SET score = score + excluded.score", (expression,))
+
+
+def _ordered(counts: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
+    return sorted(counts, key=lambda kv: (-kv[1], kv[0]))
+
+
+class _ResultCache:
+    """Results of recent searches, valid while the index generation does not change."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self.data: dict[Any, SearchResult] = {}
+        self.lock = threading.Lock()
+
+    def get(self, key: Any) -> SearchResult | None:
+        with self.lock:
+            return self.data.get(key)
+
+    def put(self, key: Any, value: SearchResult) -> None:
+        if self.size <= 0:
+            return
+        with self.lock:
+            if len(self.data) >= self.size:
+                self.data.pop(next(iter(self.data)))
+            self.data[key] = value
 
 
 def _highlights(doc: dict[str, Any], terms: list[Term]) -> dict[str, str]:
