@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request
-from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from indexer.query import SORTS
@@ -79,6 +78,3 @@ def search_url(params: MultiDict, toggle: tuple[str, str] | None = None, **chang
         else:
             args[key] = value
     return url_for("search.index", **args.to_dict(flat=False))
-
-
-__all__ = ["bp", "_"]
