@@ -68,6 +68,7 @@ class ElasticsearchEngine(SearchEngine):
         self.client = Elasticsearch(url, **options)
         self.alias = f"{prefix}-reports"
         self.url = url
+        self._ensured = False  # the alias is known to exist: searches need no extra round trip
 
     def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
@@ -95,16 +96,19 @@ class ElasticsearchEngine(SearchEngine):
             return []
 
     def ensure_index(self) -> None:
-        if self._alias_targets():
+        if self._ensured:
             return
-        name = self._new_index_name()
-        self._create_index(name)
-        self._call(self.client.indices.update_aliases,
-                   actions=[{"add": {"index": name, "alias": self.alias}}])
+        if not self._alias_targets():
+            name = self._new_index_name()
+            self._create_index(name)
+            self._call(self.client.indices.update_aliases,
+                       actions=[{"add": {"index": name, "alias": self.alias}}])
+        self._ensured = True
 
     def drop(self) -> None:
         for name in self._alias_targets():
             self._call(self.client.indices.delete, index=name, ignore_unavailable=True)
+        self._ensured = False
 
     # -- writing ----------------------------------------------------------------------------
     def bulk_upsert(self, docs: list[dict[str, Any]]) -> int:
@@ -287,7 +291,12 @@ class ElasticsearchEngine(SearchEngine):
         self.ensure_index()
         terms = analyze(query.q)
         body = self._body(query, terms)
-        response = self._call(self.client.search, index=self.alias, **body)
+        try:
+            response = self._call(self.client.search, index=self.alias, **body)
+        except NotFoundError:  # the alias vanished (index dropped by hand): recreate, answer empty
+            self._ensured = False
+            self.ensure_index()
+            response = self._call(self.client.search, index=self.alias, **body)
         hits = []
         for h in response["hits"]["hits"]:
             highlight = {}
