@@ -173,8 +173,10 @@ def test_api_phone_search_is_post_only_and_exact(client, search, make_report):
     response = client.post("/api/v1/reports/search", json={"phone": "+84 1662 345 678"})  # old prefix
     assert response.status_code == 200
     assert [i["title"] for i in response.get_json()["items"]] == ["Có số"]
-    response = client.post("/api/v1/reports/search", json={"phone": "036234567"})
-    assert response.status_code == 400 or response.get_json()["total"] == 0
+    response = client.post("/api/v1/reports/search", json={"phone": "036234567"})  # a prefix
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "invalid_phone"
+    response = client.post("/api/v1/reports/search", json={"phone": "0362345670"})  # one digit off
+    assert response.status_code == 200 and response.get_json()["total"] == 0
     response = client.post("/api/v1/reports/search", json={"phone": "abc"})
     assert response.status_code == 400 and response.get_json()["error"]["code"] == "invalid_phone"
     response = client.post("/api/v1/reports/search", data="not json", content_type="application/json")
