@@ -92,7 +92,8 @@ class Databases:
 def build_app(url: str, instance: Path, **overrides) -> Flask:
     # No background indexer thread: tests drain the outbox themselves, inside their transaction.
     config = {"DATABASE_URL": url, "INSTANCE_PATH": str(instance), "TESTING": True,
-              "WTF_CSRF_ENABLED": False, "SECRET_KEY": "test-secret-key", "INDEXER_INLINE": False}
+              "WTF_CSRF_ENABLED": False, "SECRET_KEY": "test-secret-key", "INDEXER_INLINE": False,
+              "JOBS_SYNC": True, "RATE_LIMITS": False}
     config.update(overrides)
     return create_app(config)
 
@@ -273,3 +274,80 @@ def search(app, session, tmp_path):
 
     yield Search
     app.extensions["pakn_search"] = previous
+
+
+# -- accounts -------------------------------------------------------------------------------------
+@pytest.fixture
+def clock():
+    """A controllable clock for everything that expires or is counted per hour."""
+    from datetime import timedelta
+
+    from webapp.auth import services
+
+    class Clock:
+        now = datetime(2026, 5, 4, 3, 0, tzinfo=UTC)
+
+        def advance(self, seconds: float = 0, minutes: float = 0, hours: float = 0) -> None:
+            self.now += timedelta(seconds=seconds, minutes=minutes, hours=hours)
+
+    fake = Clock()
+    services.clock[0] = lambda: fake.now
+    yield fake
+    from webapp.db import utcnow
+
+    services.clock[0] = utcnow
+
+
+def sms_codes(app, phone: str) -> list[str]:
+    """The codes sent by SMS to ``phone`` (the `file` backend), oldest first."""
+    import json
+    import re
+
+    path = Path(app.config["SMS_FILE_PATH"])
+    if not path.exists():
+        return []
+    codes = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        message = json.loads(line)
+        if message["to"] == phone:
+            codes.append(re.search(r"\b(\d{6})\b", message["text"]).group(1))
+    return codes
+
+
+@pytest.fixture
+def otp_login(app, client, clock):
+    """Log ``client`` in by phone OTP; returns the user's phone."""
+
+    def login(phone: str = "0912345678", c=None) -> str:
+        c = c or client
+        assert c.post("/dang-nhap", data={"phone": phone}).status_code == 302
+        code = sms_codes(app, phone)[-1]
+        response = c.post("/dang-nhap/ma", data={"code": code})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        clock.advance(seconds=61)  # past the resend cooldown for the next request
+        return phone
+
+    return login
+
+
+@pytest.fixture
+def make_staff(session):
+    """Create a staff account with a role in a (new) unit."""
+    from sqlalchemy import select as sa_select
+
+    from webapp.auth.models import Membership, Role, Unit, User, UserKind, UserStatus
+    from webapp.auth.services import hash_password
+
+    def make(username: str = "canbo", role: str = "officer", password: str = "Mat-khau-rat-kho-2026") -> User:
+        roles = {r.name: r for r in session.scalars(sa_select(Role))}
+        unit = session.scalar(sa_select(Unit).where(Unit.slug == "tiep-nhan")) or Unit(name="Bộ phận tiếp nhận", slug="tiep-nhan", is_intake=True)
+        user = User(username=username, full_name=f"Cán bộ {username}", kind=UserKind.STAFF,
+                    status=UserStatus.ACTIVE, password_hash=hash_password(password))
+        if role == "admin":
+            user.roles.append(roles["admin"])
+        user.memberships.append(Membership(unit=unit, role=roles["leader" if role == "admin" else role]))
+        session.add(user)
+        session.flush()
+        return user
+
+    return make

@@ -20,13 +20,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
     app.config["BABEL_DEFAULT_LOCALE"] = values["DEFAULT_LOCALE"]
     app.config["BABEL_DEFAULT_TIMEZONE"] = values["TIMEZONE"]
-    app.config["SESSION_COOKIE_HTTPONLY"] = True
-    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.json.ensure_ascii = False  # type: ignore[attr-defined] - Vietnamese JSON stays readable
     app.logger.setLevel(values["LOG_LEVEL"])
     logging.getLogger("webapp").setLevel(values["LOG_LEVEL"])
 
     register_extensions(app)
+    register_security(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_template_helpers(app)
@@ -67,13 +66,21 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Vui lòng đăng nhập để tiếp tục."
+    login_manager.login_message_category = "error"
+    login_manager.session_protection = None  # sessions are server-side (webapp.auth.services)
     outbox.install()
 
     @login_manager.user_loader
     def load_user(user_id: str):  # noqa: ANN202 - Flask-Login callback
-        from webapp.auth.models import User
+        from webapp.auth.services import current_session_user
 
-        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        return current_session_user(user_id)  # only while the server-side session is valid
+
+    from webapp import jobs
+    from webapp.auth import oidc
+
+    jobs.install(app)
+    oidc.register(app)
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # SQLite enforces foreign keys only when asked, per connection.
@@ -102,15 +109,23 @@ def _migrations_dir():  # noqa: ANN202
     return PROJECT_ROOT / "migrations"
 
 
+def register_security(app: Flask) -> None:
+    from webapp.security import register
+
+    register(app)
+
+
 def register_blueprints(app: Flask) -> None:
     from webapp.api.routes import bp as api_bp
+    from webapp.auth.api import bp as auth_api_bp
     from webapp.auth.routes import bp as auth_bp
     from webapp.main.routes import bp as main_bp
     from webapp.reports.routes import bp as reports_bp
     from webapp.search.routes import bp as search_bp
+    from webapp.staff.routes import bp as staff_bp
     from webapp.warnings.routes import bp as warnings_bp
 
-    for bp in (main_bp, auth_bp, reports_bp, search_bp, warnings_bp, api_bp):
+    for bp in (main_bp, auth_bp, reports_bp, search_bp, warnings_bp, api_bp, auth_api_bp, staff_bp):
         app.register_blueprint(bp)
 
 

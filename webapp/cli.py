@@ -6,12 +6,14 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
+    from webapp.auth.cli import users_cli
     from webapp.demo.cli import seed_demo
     from webapp.main.cli import config_doc, serve
     from webapp.reports.cli import reports_cli
     from webapp.search.cli import index_cli, worker_command
 
     app.cli.add_command(seed_demo)
+    app.cli.add_command(users_cli)
     app.cli.add_command(reports_cli)
     app.cli.add_command(config_doc)
     app.cli.add_command(serve)

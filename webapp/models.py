@@ -1,11 +1,22 @@
 """Imports every model so that the mapper and Alembic see the whole schema."""
 
-from webapp.auth.models import Membership, Role, Unit, User, user_roles
+from webapp.auth.models import (
+    AuditEvent,
+    Membership,
+    OidcIdentity,
+    OtpChallenge,
+    PhoneGuard,
+    Role,
+    Unit,
+    User,
+    UserSession,
+    user_roles,
+)
 from webapp.reference.models import Field, LegacyPlace, Province, Ward
 from webapp.reports.models import Answer, Attachment, Report, StatusEvent
 from webapp.search.models import OutboxEntry
 from webapp.warnings.models import PublicWarning, warning_regions
 
-__all__ = ["Answer", "Attachment", "Field", "LegacyPlace", "Membership", "OutboxEntry", "Province",
+__all__ = ["AuditEvent", "OidcIdentity", "OtpChallenge", "PhoneGuard", "UserSession", "Answer", "Attachment", "Field", "LegacyPlace", "Membership", "OutboxEntry", "Province",
            "PublicWarning", "Report", "Role", "StatusEvent", "Unit", "User", "Ward", "user_roles",
            "warning_regions"]

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Column, ForeignKey, String, Table, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.db import UTCDateTime, utcnow
@@ -75,6 +75,8 @@ class User(UserMixin, db.Model):
     kind: Mapped[str] = mapped_column(String(16), default=UserKind.CITIZEN)
     status: Mapped[str] = mapped_column(String(16), default=UserStatus.PENDING)
     phone_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     roles: Mapped[list[Role]] = relationship(secondary=user_roles)
@@ -88,6 +90,18 @@ class User(UserMixin, db.Model):
     def has_role(self, name: str) -> bool:
         return any(r.name == name for r in self.roles) or any(
             m.role.name == name for m in self.memberships)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.kind == UserKind.STAFF
+
+    @property
+    def needs_second_factor(self) -> bool:
+        """Leaders and admins log in with a TOTP code as well as their password."""
+        return self.is_staff and (self.has_role(RoleName.LEADER) or self.has_role(RoleName.ADMIN))
+
+    def units_with_role(self, *names: str) -> set[int]:
+        return {m.unit_id for m in self.memberships if m.role.name in names}
 
 
 class Membership(db.Model):
@@ -104,3 +118,81 @@ class Membership(db.Model):
     user: Mapped[User] = relationship(back_populates="memberships")
     unit: Mapped[Unit] = relationship()
     role: Mapped[Role] = relationship()
+
+
+class OtpChallenge(db.Model):
+    """One request for an SMS code. The code is stored only as an HMAC; the row's id is the
+    login attempt the code is bound to (kept in that browser's session)."""
+
+    __tablename__ = "otp_challenges"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    phone: Mapped[str] = mapped_column(String(16), index=True)
+    purpose: Mapped[str] = mapped_column(String(16), default="login")  # login | register
+    code_hash: Mapped[str] = mapped_column(String(128))
+    client_ip: Mapped[str] = mapped_column(String(64), default="", index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(default=0)
+    consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    superseded: Mapped[bool] = mapped_column(default=False)
+    sms_status: Mapped[str] = mapped_column(String(16), default="queued")  # queued | sent | failed
+    sms_error: Mapped[str | None] = mapped_column(String(300))
+
+
+class PhoneGuard(db.Model):
+    """Consecutive wrong codes for a number; locked after too many, until an officer unlocks it."""
+
+    __tablename__ = "phone_guards"
+
+    phone: Mapped[str] = mapped_column(String(16), primary_key=True)
+    consecutive_failures: Mapped[int] = mapped_column(default=0)
+    locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class UserSession(db.Model):
+    """A server-side login session; the cookie only carries its random id, so it can be revoked."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    method: Mapped[str] = mapped_column(String(32), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+
+
+class OidcIdentity(db.Model):
+    """A user's account at an OpenID Connect provider (provider + subject)."""
+
+    __tablename__ = "oidc_identities"
+    __table_args__ = (UniqueConstraint("provider", "sub", name="uq_oidc_provider_sub"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    sub: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship()
+
+
+class AuditEvent(db.Model):
+    """An authentication or security event: who, what, when, from where."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event: Mapped[str] = mapped_column(String(48), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    subject: Mapped[str] = mapped_column(String(120), default="")  # e.g. a masked phone
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -1,16 +1,226 @@
-"""Login pages (phone OTP, SSO and staff login are built by the accounts issue)."""
+"""Citizen login (phone OTP, password, OpenID Connect), registration, logout."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from indexer.text import mask_phone, normalize_phone
+from webapp.auth import services
+from webapp.auth.forms import CodeForm, PasswordLoginForm, PhoneForm, RegisterForm
+from webapp.auth.models import OtpChallenge, Role, RoleName, User, UserKind, UserStatus
+from webapp.auth.services import AuthError
+from webapp.extensions import db, limiter
+from webapp.main.routes import safe_next
 
 bp = Blueprint("auth", __name__)
+OTP_KEY = "otp_challenge"
 
 
-@bp.get("/dang-nhap")
+def _next() -> str:
+    return safe_next(request.values.get("next") or session.get("login_next"))
+
+
+def _providers() -> list[tuple[str, str]]:
+    from webapp.auth.oidc import configured_providers
+
+    return configured_providers()
+
+
+@bp.route("/dang-nhap", methods=["GET", "POST"])
+@limiter.limit("30 per minute", methods=["POST"])
 def login():
-    return render_template(
-        "main/coming_soon.html", title=_("Đăng nhập"),
-        text=_("Đăng nhập bằng số điện thoại và mã OTP, tài khoản dịch vụ công hoặc Google "
-               "đang được hoàn thiện và sẽ sớm được mở."))
+    if current_user.is_authenticated:
+        return redirect(_next())
+    form = PhoneForm()
+    if request.method == "GET" and request.args.get("next"):
+        session["login_next"] = safe_next(request.args["next"])
+    error, status = None, 200
+    if form.validate_on_submit():
+        try:
+            issued = services.request_otp(form.phone.data, purpose="login")
+            session[OTP_KEY] = issued.challenge.id
+            db.session.commit()
+            return redirect(url_for("auth.code"))
+        except AuthError as exc:
+            db.session.commit()  # keep the audit entry of the refusal
+            error, status = exc.message, exc.status
+    return render_template("auth/login.html", form=form, error=error, providers=_providers()), status
+
+
+def _challenge() -> OtpChallenge | None:
+    challenge_id = session.get(OTP_KEY)
+    return db.session.get(OtpChallenge, challenge_id) if challenge_id else None
+
+
+@bp.route("/dang-nhap/ma", methods=["GET", "POST"])
+@limiter.limit("60 per minute", methods=["POST"])
+def code():
+    challenge = _challenge()
+    if challenge is None:
+        flash(_("Vui lòng nhập số điện thoại để nhận mã."), "error")
+        return redirect(url_for("auth.login"))
+    form = CodeForm()
+    error = None
+    status = 200
+    if form.validate_on_submit():
+        try:
+            verified = services.verify_otp(challenge.id, form.code.data)
+            user = services.citizen_for_phone(verified.phone)
+            session.pop(OTP_KEY, None)
+            target = _next()
+            services.start_session(user, "otp" if verified.purpose == "login" else "register")
+            db.session.commit()
+            flash(_("Đăng nhập thành công."), "success")
+            return redirect(target)
+        except AuthError as exc:
+            db.session.commit()  # the wrong try is counted even though the answer is an error
+            error, status = exc.message, exc.status
+    return render_template("auth/code.html", form=form, error=error, challenge=challenge,
+                           phone=mask_phone(challenge.phone), seconds_left=_seconds_left(challenge),
+                           resend_in=services.resend_wait(challenge)), status
+
+
+def _seconds_left(challenge: OtpChallenge) -> int:
+    return max(0, int((challenge.expires_at - services.now()).total_seconds()))
+
+
+@bp.get("/dang-nhap/ma/trang-thai")
+def code_status():
+    """For the code page's script: SMS delivery state and the timers."""
+    challenge = _challenge()
+    if challenge is None:
+        return jsonify(error={"code": "no_challenge"}), 404
+    return jsonify(sms_status=challenge.sms_status, seconds_left=_seconds_left(challenge),
+                   resend_in=services.resend_wait(challenge))
+
+
+@bp.post("/dang-nhap/gui-lai")
+@limiter.limit("10 per minute")
+def resend():
+    challenge = _challenge()
+    if challenge is None:
+        return redirect(url_for("auth.login"))
+    try:
+        issued = services.request_otp(challenge.phone, purpose=challenge.purpose,
+                                      user=db.session.get(User, challenge.user_id) if challenge.user_id else None)
+        session[OTP_KEY] = issued.challenge.id
+        db.session.commit()
+        flash(_("Đã gửi mã mới tới %(p)s.", p=mask_phone(challenge.phone)), "success")
+    except AuthError as exc:
+        db.session.commit()
+        flash(exc.message, "error")
+    return redirect(url_for("auth.code"))
+
+
+@bp.post("/dang-xuat")
+def logout():
+    services.end_session()
+    db.session.commit()
+    flash(_("Bạn đã đăng xuất."), "success")
+    return redirect(url_for("main.home"))
+
+
+@bp.route("/dang-ky", methods=["GET", "POST"])
+@limiter.limit("20 per hour", methods=["POST"])
+def register():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.home"))
+
+    def phone_taken(phone: str) -> bool:
+        user = db.session.scalar(select(User).where(User.phone == phone))
+        return user is not None and user.status != UserStatus.PENDING
+
+    def email_taken(email: str) -> bool:
+        return db.session.scalar(select(User.id).where(func.lower(User.email) == email.lower(),
+                                                       User.status != UserStatus.PENDING)) is not None
+
+    form = RegisterForm(password_check=services.password_problem, phone_taken=phone_taken,
+                        email_taken=email_taken)
+    error = None
+    if form.validate_on_submit():
+        phone = normalize_phone(form.phone.data)
+        user = db.session.scalar(select(User).where(User.phone == phone))
+        if user is None:
+            user = User(phone=phone, kind=UserKind.CITIZEN, status=UserStatus.PENDING)
+            citizen = db.session.scalar(select(Role).where(Role.name == RoleName.CITIZEN))
+            if citizen is not None:
+                user.roles.append(citizen)
+            db.session.add(user)
+        user.full_name = form.full_name.data.strip()
+        user.email = (form.email.data or "").strip() or None
+        user.address = (form.address.data or "").strip() or None
+        user.password_hash = services.hash_password(form.password.data)
+        db.session.flush()
+        try:
+            issued = services.request_otp(phone, purpose="register", user=user)
+            services.audit("account_registered", user=user, subject=mask_phone(phone))
+            session[OTP_KEY] = issued.challenge.id
+            db.session.commit()
+            flash(_("Đã gửi mã kích hoạt tới %(p)s.", p=mask_phone(phone)), "success")
+            return redirect(url_for("auth.code"))
+        except AuthError as exc:
+            db.session.rollback()
+            error = exc.message
+    return render_template("auth/register.html", form=form, error=error)
+
+
+@bp.route("/dang-nhap/mat-khau", methods=["GET", "POST"])
+@limiter.limit("20 per minute", methods=["POST"])
+def password_login():
+    if current_user.is_authenticated:
+        return redirect(_next())
+    form = PasswordLoginForm()
+    error = None
+    if form.validate_on_submit():
+        user = services.find_by_login(form.login.data)
+        if not services.check_password(user, form.password.data):
+            services.audit("password_login_failed", user=user, subject=(form.login.data or "")[:3] + "…")
+            db.session.commit()
+            error = _("Số điện thoại/email hoặc mật khẩu không đúng.")
+        elif user.status == UserStatus.PENDING:
+            error = _("Tài khoản chưa được kích hoạt. Hãy đăng nhập bằng mã OTP gửi tới số điện thoại để kích hoạt.")
+        elif user.status == UserStatus.LOCKED or (user.phone and services.phone_locked(user.phone)):
+            error = _("Tài khoản này đang bị khóa. Vui lòng liên hệ cán bộ tiếp nhận.")
+        else:
+            target = _next()
+            services.start_session(user, "password")
+            db.session.commit()
+            flash(_("Đăng nhập thành công."), "success")
+            return redirect(target)
+    return render_template("auth/password.html", form=form, error=error)
+
+
+@bp.get("/dang-nhap/oidc/<provider>")
+@limiter.limit("30 per minute")
+def oidc_start(provider: str):
+    from webapp.auth import oidc
+
+    client = oidc.client(provider)
+    if client is None:
+        abort(404)
+    session["login_next"] = _next()
+    return client.authorize_redirect(url_for("auth.oidc_callback", provider=provider, _external=True))
+
+
+@bp.get("/dang-nhap/oidc/<provider>/callback")
+def oidc_callback(provider: str):
+    from webapp.auth import oidc
+
+    client = oidc.client(provider)
+    if client is None:
+        abort(404)
+    try:
+        user = oidc.complete_login(provider, client)
+    except AuthError as exc:
+        db.session.commit()
+        flash(exc.message, "error")
+        return redirect(url_for("auth.login"))
+    target = safe_next(session.get("login_next"))
+    services.start_session(user, f"oidc:{provider}")
+    db.session.commit()
+    flash(_("Đăng nhập thành công."), "success")
+    return redirect(target)
+

@@ -1,0 +1,64 @@
+"""API: phone OTP login. JSON only; the code is bound to the session cookie of the request."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request, session
+from flask_babel import gettext as _
+
+from webapp.auth import services
+from webapp.auth.routes import OTP_KEY
+from webapp.auth.services import AuthError
+from webapp.extensions import csrf, db, limiter
+
+bp = Blueprint("auth_api", __name__, url_prefix="/api/v1/auth")
+# JSON bodies only (checked below): a cross-site form cannot send them without CORS, which this
+# API does not grant, so the CSRF token of the HTML forms is not needed here.
+csrf.exempt(bp)
+
+
+def _error(exc: AuthError):
+    response = jsonify(error={"code": exc.code, "message": exc.message})
+    response.status_code = exc.status
+    if exc.retry_after:
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def _body() -> dict:
+    body = request.get_json(silent=True) if request.is_json else None
+    if not isinstance(body, dict):
+        raise AuthError("invalid_json", _("Thân yêu cầu phải là một đối tượng JSON."), 400)
+    return body
+
+
+@bp.post("/otp/request")
+@limiter.limit("30 per minute")
+def otp_request():
+    try:
+        body = _body()
+        issued = services.request_otp(str(body.get("phone") or ""), purpose="login")
+        session[OTP_KEY] = issued.challenge.id
+        db.session.commit()
+    except AuthError as exc:
+        db.session.commit()
+        return _error(exc)
+    ttl = int((issued.challenge.expires_at - issued.challenge.created_at).total_seconds())
+    return jsonify(expires_in=ttl, resend_after=issued.resend_after), 202
+
+
+@bp.post("/otp/verify")
+@limiter.limit("60 per minute")
+def otp_verify():
+    try:
+        body = _body()
+        phone = services.parse_phone(str(body.get("phone") or ""))
+        verified = services.verify_otp(session.get(OTP_KEY), str(body.get("code") or ""), phone=phone)
+        user = services.citizen_for_phone(verified.phone)
+        session.pop(OTP_KEY, None)
+        services.start_session(user, "otp")
+        db.session.commit()
+    except AuthError as exc:
+        db.session.commit()
+        return _error(exc)
+    return jsonify(user={"id": user.id, "full_name": user.full_name, "phone": user.phone,
+                         "phone_verified": user.phone_verified_at is not None})

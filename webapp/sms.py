@@ -1,0 +1,88 @@
+"""SMS gateway: one interface, backends `console`, `file` and `http`, chosen by SMS_BACKEND.
+
+Messages are sent by jobs (``webapp.jobs``), never inside a request. A failed send is recorded on
+the OTP challenge so that the page can tell the user and offer to send again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from flask import current_app
+
+log = logging.getLogger("webapp.sms")
+_file_lock = threading.Lock()
+
+
+class SmsError(RuntimeError):
+    """The gateway did not accept the message."""
+
+
+def send_sms(to: str, text: str) -> None:
+    """Send one SMS with the configured backend; raises ``SmsError`` when it fails."""
+    config = current_app.config
+    backend = config["SMS_BACKEND"]
+    if backend == "console":
+        log.info("SMS to %s: %s", to, text)
+    elif backend == "file":
+        line = json.dumps({"to": to, "text": text, "sent_at": datetime.now(UTC).isoformat()},
+                          ensure_ascii=False)
+        path = Path(config["SMS_FILE_PATH"])
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with _file_lock, path.open("a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+        except OSError as exc:
+            raise SmsError(f"cannot write {path}: {exc}") from exc
+    else:
+        _send_http(to, text)
+
+
+def _send_http(to: str, text: str) -> None:
+    import requests
+
+    config = current_app.config
+    if not config["SMS_HTTP_URL"]:
+        raise SmsError("SMS_HTTP_URL is not set")
+    body = config["SMS_HTTP_BODY_TEMPLATE"].replace("{to}", json.dumps(to)[1:-1]).replace(
+        "{text}", json.dumps(text, ensure_ascii=False)[1:-1])
+    headers = {"Content-Type": "application/json"}
+    if config["SMS_HTTP_AUTH_HEADER"]:
+        headers["Authorization"] = config["SMS_HTTP_AUTH_HEADER"]
+    try:
+        response = requests.post(config["SMS_HTTP_URL"], data=body.encode("utf-8"), headers=headers,
+                                 timeout=10)
+    except requests.RequestException as exc:
+        raise SmsError(f"gateway unreachable: {exc}") from exc
+    if response.status_code >= 300:
+        raise SmsError(f"gateway answered {response.status_code}")
+
+
+def otp_text(code: str) -> str:
+    """The OTP message. Unaccented on purpose: GSM-7 keeps it to one 160-character SMS everywhere."""
+    name = current_app.config["SMS_SENDER_NAME"]
+    return (f"{name}: Ma xac thuc cua ban la {code}. Ma co hieu luc trong 1 phut. "
+            "Khong chia se ma nay cho bat ky ai.")
+
+
+def deliver_otp(challenge_id: str, code: str) -> None:
+    """Job: send the code of an OTP challenge and record whether the gateway took it."""
+    from webapp.auth.models import OtpChallenge
+    from webapp.extensions import db
+
+    challenge = db.session.get(OtpChallenge, challenge_id)
+    if challenge is None:
+        return
+    try:
+        send_sms(challenge.phone, otp_text(code))
+        challenge.sms_status = "sent"
+        challenge.sms_error = None
+    except SmsError as exc:
+        log.warning("SMS to %s failed: %s", challenge.phone[:3] + "****", exc)
+        challenge.sms_status = "failed"
+        challenge.sms_error = str(exc)[:300]
+    db.session.commit()

@@ -1,0 +1,169 @@
+"""Staff area: username + password login, TOTP second factor for leaders and admins, staff tools."""
+
+from __future__ import annotations
+
+import base64
+from functools import wraps
+from typing import Any
+
+import pyotp
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from indexer.text import mask_phone, normalize_phone
+from webapp.auth import services
+from webapp.auth.forms import StaffLoginForm, TotpForm, UnlockPhoneForm
+from webapp.auth.models import PhoneGuard, RoleName, User, UserKind, UserStatus
+from webapp.extensions import db, limiter
+from webapp.main.routes import safe_next
+
+bp = Blueprint("staff", __name__, url_prefix="/can-bo")
+PENDING_KEY = "staff_pending"      # user id that passed the password step
+ENROL_KEY = "staff_totp_secret"    # secret shown during enrolment, saved once confirmed
+PENDING_SECONDS = 300
+
+
+def staff_required(*roles: str):  # noqa: ANN201
+    """Only logged-in staff, and (when given) only with one of ``roles`` (checked on every request)."""
+
+    def decorator(view):  # noqa: ANN001, ANN202
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any):  # noqa: ANN202
+            if not current_user.is_authenticated:
+                return redirect(url_for("staff.login", next=request.full_path.rstrip("?")))
+            if not current_user.is_staff:
+                abort(403)
+            if roles and not any(current_user.has_role(r) for r in roles):
+                abort(403)
+            return view(*args, **kwargs)
+        return wrapped
+    return decorator
+
+
+def _pending_user() -> User | None:
+    data = session.get(PENDING_KEY)
+    if not data:
+        return None
+    user_id, started = data
+    if services.now().timestamp() - started > PENDING_SECONDS:
+        session.pop(PENDING_KEY, None)
+        return None
+    return db.session.get(User, user_id)
+
+
+@bp.route("/dang-nhap", methods=["GET", "POST"])
+@limiter.limit("20 per minute", methods=["POST"])
+def login():
+    form = StaffLoginForm()
+    error = None
+    if request.method == "GET" and request.args.get("next"):
+        session["login_next"] = safe_next(request.args["next"])
+    if form.validate_on_submit():
+        user = db.session.scalar(select(User).where(User.username == form.username.data.strip(),
+                                                    User.kind == UserKind.STAFF))
+        if not services.check_password(user, form.password.data) or user.status != UserStatus.ACTIVE:
+            services.audit("staff_login_failed", user=user, subject=form.username.data.strip()[:60])
+            db.session.commit()
+            error = _("Tên đăng nhập hoặc mật khẩu không đúng.")
+        elif user.needs_second_factor:
+            session[PENDING_KEY] = (user.id, services.now().timestamp())
+            return redirect(url_for("staff.totp" if user.totp_enabled_at else "staff.enrol"))
+        else:
+            target = safe_next(session.get("login_next") or url_for("staff.index"))
+            services.start_session(user, "staff-password")
+            db.session.commit()
+            return redirect(target)
+    return render_template("staff/login.html", form=form, error=error)
+
+
+@bp.route("/xac-thuc", methods=["GET", "POST"])
+@limiter.limit("20 per minute", methods=["POST"])
+def totp():
+    user = _pending_user()
+    if user is None or not user.totp_enabled_at:
+        return redirect(url_for("staff.login"))
+    form = TotpForm()
+    error = None
+    if form.validate_on_submit():
+        if pyotp.TOTP(user.totp_secret).verify(form.code.data.strip(), for_time=services.now(), valid_window=1):
+            target = safe_next(session.get("login_next") or url_for("staff.index"))
+            services.start_session(user, "staff-totp")
+            db.session.commit()
+            return redirect(target)
+        services.audit("totp_failed", user=user)
+        db.session.commit()
+        error = _("Mã xác thực không đúng.")
+    return render_template("staff/totp.html", form=form, error=error)
+
+
+def _qr_data_uri(uri: str) -> str:
+    import qrcode
+    import qrcode.image.svg
+
+    image = qrcode.make(uri, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
+    return "data:image/svg+xml;base64," + base64.b64encode(image.to_string()).decode()
+
+
+@bp.route("/dang-ky-xac-thuc", methods=["GET", "POST"])
+@limiter.limit("20 per minute", methods=["POST"])
+def enrol():
+    user = _pending_user()
+    if user is None or user.totp_enabled_at:
+        return redirect(url_for("staff.login"))
+    secret = session.get(ENROL_KEY) or pyotp.random_base32()
+    session[ENROL_KEY] = secret
+    form = TotpForm()
+    error = None
+    if form.validate_on_submit():
+        if pyotp.TOTP(secret).verify(form.code.data.strip(), for_time=services.now(), valid_window=1):
+            user.totp_secret = secret
+            user.totp_enabled_at = services.now()
+            services.audit("totp_enrolled", user=user)
+            session.pop(ENROL_KEY, None)
+            target = safe_next(session.get("login_next") or url_for("staff.index"))
+            services.start_session(user, "staff-totp")
+            db.session.commit()
+            flash(_("Đã bật xác thực hai lớp."), "success")
+            return redirect(target)
+        error = _("Mã xác thực không đúng. Kiểm tra giờ trên điện thoại và thử lại.")
+    uri = pyotp.TOTP(secret).provisioning_uri(name=user.username or str(user.id), issuer_name="PAKN")
+    return render_template("staff/enrol.html", form=form, error=error, secret=secret, qr=_qr_data_uri(uri))
+
+
+@bp.get("/")
+@staff_required()
+def index():
+    return render_template("staff/index.html", memberships=current_user.memberships)
+
+
+@bp.route("/mo-khoa-so", methods=["GET", "POST"])
+@staff_required(RoleName.OFFICER, RoleName.LEADER, RoleName.ADMIN)
+def unlock():
+    form = UnlockPhoneForm()
+    message = None
+    if form.validate_on_submit():
+        phone = normalize_phone(form.phone.data)
+        if phone is None:
+            form.phone.errors.append(_("Số điện thoại không hợp lệ."))
+        elif services.unlock_phone(phone, current_user):
+            db.session.commit()
+            message = _("Đã mở khóa số %(p)s.", p=mask_phone(phone))
+        else:
+            message = _("Số %(p)s không bị khóa.", p=mask_phone(phone))
+    locked = db.session.scalars(select(PhoneGuard).where(PhoneGuard.locked_at.is_not(None))
+                                .order_by(PhoneGuard.locked_at.desc()).limit(50)).all()
+    return render_template("staff/unlock.html", form=form, message=message, locked=locked)
+
+
+@bp.post("/nguoi-dung/<int:user_id>/dang-xuat-tat-ca")
+@staff_required(RoleName.ADMIN)
+def sign_out_everywhere(user_id: int):
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    count = services.revoke_all_sessions(user, current_user)
+    db.session.commit()
+    flash(_("Đã đăng xuất %(n)d phiên của tài khoản này.", n=count), "success")
+    return redirect(url_for("staff.index"))
