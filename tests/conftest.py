@@ -90,12 +90,23 @@ class Databases:
 
 
 def build_app(url: str, instance: Path, **overrides) -> Flask:
+    """An app for tests. Requests made while a test holds an app context share it (Flask reuses
+    an active one), so per-request state cached on ``g`` (the logged-in user, the locale) is
+    dropped at the start of every request, as a fresh context in production would."""
     # No background indexer thread: tests drain the outbox themselves, inside their transaction.
     config = {"DATABASE_URL": url, "INSTANCE_PATH": str(instance), "TESTING": True,
               "WTF_CSRF_ENABLED": False, "SECRET_KEY": "test-secret-key", "INDEXER_INLINE": False,
               "JOBS_SYNC": True, "RATE_LIMITS": False}
     config.update(overrides)
-    return create_app(config)
+    application = create_app(config)
+
+    @application.before_request
+    def _fresh_request_state() -> None:
+        from flask import g
+
+        g.__dict__.clear()
+
+    return application
 
 
 def migrate(app: Flask) -> None:
