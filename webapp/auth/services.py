@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -113,15 +114,15 @@ def request_otp(raw_phone: str, purpose: str = "login", user: User | None = None
     sent = select(OtpChallenge).where(OtpChallenge.phone == phone, OtpChallenge.sms_status != "failed")
     last = db.session.scalar(sent.order_by(OtpChallenge.created_at.desc()).limit(1))
     if last is not None:
-        wait = int((last.created_at + timedelta(seconds=cfg["OTP_RESEND_SECONDS"]) - moment).total_seconds()) + 1
-        if wait > 0 and cfg["OTP_RESEND_SECONDS"] > 0:
+        wait = math.ceil((last.created_at + timedelta(seconds=cfg["OTP_RESEND_SECONDS"]) - moment).total_seconds())
+        if wait > 0:
             raise AuthError("rate_limited", _("Vui lòng đợi %(s)d giây trước khi yêu cầu mã mới.", s=wait),
                             429, retry_after=wait)
     hour_ago = moment - timedelta(hours=1)
     recent = db.session.scalars(
         sent.where(OtpChallenge.created_at > hour_ago).order_by(OtpChallenge.created_at)).all()
     if len(recent) >= cfg["OTP_MAX_PER_PHONE_HOUR"]:
-        wait = int((recent[0].created_at + timedelta(hours=1) - moment).total_seconds()) + 1
+        wait = max(1, math.ceil((recent[0].created_at + timedelta(hours=1) - moment).total_seconds()))
         audit("otp_rate_limited_phone", subject=mask_phone(phone))
         raise AuthError("rate_limited", _("Số điện thoại này đã nhận quá nhiều mã trong một giờ. "
                                           "Vui lòng thử lại sau %(m)d phút.", m=max(1, wait // 60)),
@@ -153,7 +154,7 @@ def resend_wait(challenge: OtpChallenge) -> int:
     if challenge.sms_status == "failed":
         return 0
     left = challenge.created_at + timedelta(seconds=current_app.config["OTP_RESEND_SECONDS"]) - now()
-    return max(0, int(left.total_seconds()) + 1) if left.total_seconds() > 0 else 0
+    return max(0, math.ceil(left.total_seconds()))
 
 
 def verify_otp(challenge_id: str | None, code: str, phone: str | None = None) -> OtpChallenge:
