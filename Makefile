@@ -51,4 +51,5 @@ bench: $(VENV)/.requirements
 	cd bench && ../$(BIN)/python index.py
 	$(BIN)/python bench/import_speed.py
 
-e2e: test
+e2e: $(VENV)/.requirements-test translations
+	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)

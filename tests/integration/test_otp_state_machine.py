@@ -11,7 +11,6 @@ import itertools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import pytest
 from flask import g
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -67,9 +66,7 @@ def test_otp_rules_hold_in_every_sequence(app, session, clock, monkeypatch):
             recent = [t for t in m.sent if t > now - timedelta(hours=1)]
             if m.locked:
                 expected = "otp_locked"
-            elif m.sent and now < m.sent[-1] + timedelta(seconds=cfg["OTP_RESEND_SECONDS"]):
-                expected = "rate_limited"
-            elif len(recent) >= cfg["OTP_MAX_PER_PHONE_HOUR"]:
+            elif m.sent and now < m.sent[-1] + timedelta(seconds=cfg["OTP_RESEND_SECONDS"]) or len(recent) >= cfg["OTP_MAX_PER_PHONE_HOUR"]:
                 expected = "rate_limited"
             else:
                 expected = None
@@ -81,15 +78,13 @@ def test_otp_rules_hold_in_every_sequence(app, session, clock, monkeypatch):
 
         @rule(i=st.integers(0, 1), right=st.booleans())
         def verify(self, i: int, right: bool) -> None:
-            phone, m = self.phones[i], self.model[self.phones[i]]
+            m = self.model[self.phones[i]]
             if m.challenge is None:
                 return
             code = m.code if right else ("000000" if m.code != "000000" else "111111")
             if m.used:
                 expected = "otp_expired"
-            elif m.locked:
-                expected = "otp_locked"
-            elif m.attempts >= cfg["OTP_MAX_ATTEMPTS"]:
+            elif m.locked or m.attempts >= cfg["OTP_MAX_ATTEMPTS"]:
                 expected = "otp_locked"
             elif clock.now >= m.created + timedelta(seconds=cfg["OTP_TTL_SECONDS"]):
                 expected = "otp_expired"
