@@ -111,9 +111,11 @@ def test_sign_out_everywhere_by_an_admin(app, client, session, clock, otp_login,
     staff = app.test_client()
     staff.post("/can-bo/dang-nhap", data={"username": "quantri1", "password": "Mat-khau-rat-kho-2026"})
     staff.post("/can-bo/xac-thuc", data={"code": pyotp.TOTP(admin.totp_secret).at(clock.now)})
-    response = staff.post(f"/can-bo/nguoi-dung/{user.id}/dang-xuat-tat-ca")
+    assert "Đăng xuất mọi nơi" in text(staff.get("/can-bo/"))
+    response = staff.post("/can-bo/dang-xuat-moi-noi", data={"login": "+84 987 654 321"})
     assert response.status_code == 302
     assert not logged_in(client) and not logged_in(second)
+    assert logged_in(staff)  # only that account's sessions ended
 
 
 def test_staff_sessions_end_after_30_idle_minutes(app, client, session, clock, make_staff):

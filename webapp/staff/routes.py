@@ -157,6 +157,22 @@ def unlock():
     return render_template("staff/unlock.html", form=form, message=message, locked=locked)
 
 
+@bp.post("/dang-xuat-moi-noi")
+@staff_required(RoleName.ADMIN)
+def sign_out_by_login():
+    """Admin tool: end every session of the account with this username, phone or email."""
+    from sqlalchemy import or_
+
+    login = (request.form.get("login") or "").strip()
+    phone = normalize_phone(login)
+    user = db.session.scalar(select(User).where(or_(User.username == login, User.email == login,
+                                                    User.phone == (phone or "-")))) if login else None
+    if user is None:
+        flash(_("Không tìm thấy tài khoản '%(login)s'.", login=login), "error")
+        return redirect(url_for("staff.index"))
+    return sign_out_everywhere(user.id)
+
+
 @bp.post("/nguoi-dung/<int:user_id>/dang-xuat-tat-ca")
 @staff_required(RoleName.ADMIN)
 def sign_out_everywhere(user_id: int):
