@@ -268,3 +268,37 @@ def test_user_count_does_not_grow_on_failed_logins(app, client, session, clock):
     client.post("/dang-nhap/ma", data={"code": "000000"})
     assert session.scalar(select(func.count()).select_from(User)) == before
     assert session.scalar(select(func.count()).select_from(UserSession)) == 0
+
+
+def test_http_sms_backend_posts_the_template_with_the_auth_header(app, client, clock, monkeypatch):
+    """The provider's HTTP endpoint is the one thing mocked: a loopback server that records requests."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    received = []
+
+    class Provider(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.headers.get("Authorization"), json.loads(body)))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):  # keep the test output clean
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Provider)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setitem(app.config, "SMS_BACKEND", "http")
+        monkeypatch.setitem(app.config, "SMS_HTTP_URL", f"http://127.0.0.1:{server.server_port}/sms")
+        monkeypatch.setitem(app.config, "SMS_HTTP_AUTH_HEADER", "Bearer token-123")
+        monkeypatch.setitem(app.config, "SMS_HTTP_BODY_TEMPLATE", '{"msisdn": "{to}", "message": "{text}", "brand": "PAKN"}')
+        client.post("/dang-nhap", data={"phone": PHONE})
+        assert client.get("/dang-nhap/ma/trang-thai").get_json()["sms_status"] == "sent"
+    finally:
+        server.shutdown()
+    (auth, body), = received
+    assert auth == "Bearer token-123"
+    assert body["msisdn"] == PHONE and body["brand"] == "PAKN" and "Ma xac thuc" in body["message"]
