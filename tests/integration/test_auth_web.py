@@ -103,7 +103,6 @@ def test_sign_out_everywhere_by_an_admin(app, client, session, clock, otp_login,
     phone = otp_login(PHONE)
     second = app.test_client()
     otp_login(phone, c=second)
-    user = session.scalar(select(User).where(User.phone == phone))
     admin = make_staff("quantri1", "admin")
     admin.totp_secret = pyotp.random_base32()
     admin.totp_enabled_at = clock.now
