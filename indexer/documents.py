@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from indexer.text import nfc, nfc_multiline
+from indexer.text import mask_personal_data, nfc, nfc_multiline
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -44,8 +44,9 @@ def build_document(report: Any) -> dict[str, Any] | None:
         "revision": report.revision,
         "code": report.code,
         "type": report.type,
-        "title": nfc(report.title),
-        "content": nfc_multiline(report.content),
+        # Phones, citizen IDs, emails and plates typed into the text are masked for the public.
+        "title": mask_personal_data(nfc(report.title)),
+        "content": mask_personal_data(nfc_multiline(report.content)),
         "address": nfc(report.address),
         "answer": nfc_multiline(answer.text) if answer else "",
         "answer_unit": answer.unit.name if answer else None,

@@ -92,3 +92,30 @@ def mask_phone(phone: str | None) -> str:
     if len(digits) < 7:
         return "***" if digits else ""
     return digits[:3] + "*" * (len(digits) - 6) + digits[-3:]
+
+
+# -- personal data inside free text (masked in the public version of a report) -----------------------
+_EMAIL_IN_TEXT = re.compile(r"\b([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})\b")
+# Vehicle plates: 51F-123.45, 51F1-234.56, 59-X1 234.56, 70A 12345, 29LD-123.45
+_PLATE = re.compile(r"\b(\d{2})[- ]?([A-Z]{1,2}\d?)[- ]?(\d{3}\.?\d{2}|\d{4,5})\b")
+# Phone-like runs: +84 / 84 / 0 then 8–10 more digits, with spaces, dots or dashes between groups.
+_PHONE_IN_TEXT = re.compile(r"(?<![\d.])(?:\+?84[\s.-]?|0)(?:\d[\s.-]?){7,9}\d(?!\d)")
+_CITIZEN_ID = re.compile(r"(?<!\d)\d{12}(?!\d)")
+
+
+def _mask_phone_match(m: re.Match[str]) -> str:
+    digits = phone_digits(m.group())
+    if len(digits) < 10:
+        return m.group()
+    return mask_phone(digits)
+
+
+def mask_personal_data(text: str | None) -> str:
+    """Hide phone numbers, 12-digit citizen ID numbers, emails and vehicle plates in free text."""
+    if not text:
+        return ""
+    text = _EMAIL_IN_TEXT.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
+    text = _CITIZEN_ID.sub(lambda m: m.group()[:3] + "*" * 6 + m.group()[-3:], text)
+    text = _PHONE_IN_TEXT.sub(_mask_phone_match, text)
+    text = _PLATE.sub(lambda m: f"{m.group(1)}{m.group(2)}-***.**", text)
+    return text

@@ -320,8 +320,9 @@ def sms_codes(app, phone: str) -> list[str]:
     codes = []
     for line in path.read_text(encoding="utf-8").splitlines():
         message = json.loads(line)
-        if message["to"] == phone:
-            codes.append(re.search(r"\b(\d{6})\b", message["text"]).group(1))
+        found = re.search(r"Ma xac thuc cua ban la (\d{6})", message["text"])
+        if message["to"] == phone and found:
+            codes.append(found.group(1))
     return codes
 
 

@@ -20,6 +20,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
     app.config["BABEL_DEFAULT_LOCALE"] = values["DEFAULT_LOCALE"]
     app.config["BABEL_DEFAULT_TIMEZONE"] = values["TIMEZONE"]
+    # The whole request may carry every attachment; one file is checked against UPLOAD_MAX_MB.
+    app.config["MAX_CONTENT_LENGTH"] = (values["UPLOAD_MAX_FILES"] * values["UPLOAD_MAX_MB"] + 2) * 1024 * 1024
     app.json.ensure_ascii = False  # type: ignore[attr-defined] - Vietnamese JSON stays readable
     app.logger.setLevel(values["LOG_LEVEL"])
     logging.getLogger("webapp").setLevel(values["LOG_LEVEL"])

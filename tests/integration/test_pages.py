@@ -39,9 +39,15 @@ def test_no_asset_comes_from_another_site(client):
     assert not re.search(r'(src|href)="(https?:)?//', html)
 
 
-@pytest.mark.parametrize("path", ["/tra-cuu", "/canh-bao", "/dang-nhap", "/gui-phan-anh", "/gui-hien-ke"])
+@pytest.mark.parametrize("path", ["/tra-cuu", "/canh-bao", "/dang-nhap", "/tra-cuu-ma"])
 def test_menu_pages_answer(client, path):
     assert client.get(path).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/gui-phan-anh", "/gui-hien-ke", "/pakn-cua-toi"])
+def test_sending_needs_a_login_and_comes_back_after_it(client, path):
+    response = client.get(path)
+    assert response.status_code == 302 and f"/dang-nhap?next={path}" in response.headers["Location"]
 
 
 def test_public_report_page_shows_sender_masked_and_finds_code_in_any_case(client, make_report):

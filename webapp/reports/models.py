@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.auth.models import Unit, User
@@ -72,6 +72,8 @@ class Report(db.Model):
     __tablename__ = "reports"
     __table_args__ = (
         Index("ix_reports_published_submitted", "published", "submitted_at"),
+        # A double click or a retried request with the same key creates one report.
+        UniqueConstraint("user_id", "idempotency_key", name="uq_reports_user_idempotency"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -98,6 +100,10 @@ class Report(db.Model):
     confidential: Mapped[bool] = mapped_column(default=False)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
 
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    rating: Mapped[int | None] = mapped_column(Integer)
+    rating_comment: Mapped[str | None] = mapped_column(Text)
+    rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16), default=Status.PENDING, index=True)
     published: Mapped[bool] = mapped_column(default=False)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -207,3 +213,21 @@ class Attachment(db.Model):
     answer: Mapped[Answer | None] = relationship(back_populates="attachments")
 
 
+
+
+class Upload(db.Model):
+    """A file a user uploaded while filling a form, kept until the report that uses it is saved.
+
+    Files survive a form that comes back with errors; ``token`` is what the form carries.
+    """
+
+    __tablename__ = "uploads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

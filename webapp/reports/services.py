@@ -1,0 +1,220 @@
+"""Sending and following reports: create (idempotent), staged uploads, rating, reopening, lookup.
+
+Functions flush; the caller commits. The SMS with the tracking code goes out after the commit.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from indexer.text import nfc, nfc_multiline, normalize_phone
+from webapp.auth.models import User
+from webapp.auth.services import audit, now
+from webapp.extensions import db
+from webapp.jobs import after_commit
+from webapp.reference.models import Field, Ward
+from webapp.reports import uploads
+from webapp.reports.codes import new_code
+from webapp.reports.models import Attachment, Report, ReportType, SenderKind, Status, StatusEvent, Upload
+
+
+class SendError(ValueError):
+    """A report that cannot be saved as sent: a stable code, a Vietnamese message, the field."""
+
+    def __init__(self, code: str, message: str, field: str | None = None, status: int = 400) -> None:
+        super().__init__(message)
+        self.code, self.message, self.field, self.status = code, message, field, status
+
+
+def stage_upload(user: User, filename: str, data: bytes) -> Upload:
+    """Check and keep one uploaded file for ``user`` until the report is saved."""
+    checked = uploads.check(data, filename)
+    record = Upload(token=secrets.token_urlsafe(24), user_id=user.id, filename=uploads.safe_filename(filename),
+                    stored_name=uploads.store(checked), content_type=checked.content_type, size=len(checked.data),
+                    created_at=now())
+    db.session.add(record)
+    db.session.flush()
+    return record
+
+
+def staged(user: User, tokens: list[str]) -> list[Upload]:
+    """The user's own staged uploads among ``tokens`` (others' tokens are ignored)."""
+    tokens = [t for t in tokens if t]
+    if not tokens:
+        return []
+    found = db.session.scalars(select(Upload).where(Upload.token.in_(tokens), Upload.user_id == user.id)).all()
+    order = {t: i for i, t in enumerate(tokens)}
+    return sorted(found, key=lambda u: order[u.token])
+
+
+@dataclass
+class Draft:
+    """What a sender typed, already checked by the form or the API."""
+
+    type: str
+    title: str
+    content: str
+    field_slug: str
+    ward_code: int
+    address: str
+    sender_kind: str
+    organization_name: str | None
+    sender_name: str
+    sender_phone: str
+    sender_email: str | None
+    sender_address: str | None
+    confidential: bool
+    lat: float | None = None
+    lon: float | None = None
+    incident_at: datetime | None = None
+
+
+def deployment_ward(code: Any) -> Ward | None:
+    try:
+        ward = db.session.get(Ward, int(code))
+    except (TypeError, ValueError):
+        return None
+    provinces = {int(c) for c in current_app.config["PROVINCES"]}
+    return ward if ward is not None and ward.province_code in provinces else None
+
+
+def create_report(user: User, draft: Draft, files: list[Upload], idempotency_key: str | None) -> tuple[Report, bool]:
+    """Save a new report with its attachments; returns (report, created).
+
+    The same idempotency key from the same user returns the report it already created.
+    """
+    if idempotency_key:
+        existing = db.session.scalar(select(Report).where(Report.user_id == user.id,
+                                                           Report.idempotency_key == idempotency_key))
+        if existing is not None:
+            return existing, False
+    field = db.session.scalar(select(Field).where(Field.slug == draft.field_slug))
+    if field is None:
+        raise SendError("unknown_field", _("Lĩnh vực không tồn tại."), "field")
+    ward = deployment_ward(draft.ward_code)
+    if ward is None:
+        raise SendError("unknown_ward", _("Xã, phường không thuộc địa bàn tiếp nhận."), "ward")
+    if len(files) > current_app.config["UPLOAD_MAX_FILES"]:
+        raise SendError("too_many_files", _("Tối đa %(n)d tệp đính kèm.", n=current_app.config["UPLOAD_MAX_FILES"]), "files")
+    phone = normalize_phone(draft.sender_phone)
+    if phone is None:
+        raise SendError("phone_invalid", _("Số điện thoại không hợp lệ."), "sender_phone")
+    moment = now()
+    code = new_code(draft.type)
+    while db.session.scalar(select(Report.id).where(Report.code == code)) is not None:
+        code = new_code(draft.type)
+    report = Report(
+        code=code, type=draft.type, title=nfc(draft.title), content=nfc_multiline(draft.content), field=field,
+        ward_code=ward.code, province_code=ward.province_code, address=nfc(draft.address),
+        lat=draft.lat, lon=draft.lon, incident_at=draft.incident_at,
+        sender_kind=draft.sender_kind,
+        organization_name=nfc(draft.organization_name) or None if draft.sender_kind == SenderKind.ORGANIZATION else None,
+        sender_name=nfc(draft.sender_name), sender_phone=phone, sender_email=(draft.sender_email or "").strip() or None,
+        sender_address=nfc(draft.sender_address) or None, confidential=draft.confidential, user_id=user.id,
+        status=Status.PENDING, published=False, submitted_at=moment, created_at=moment, updated_at=moment,
+        idempotency_key=idempotency_key or None)
+    report.events.append(StatusEvent(from_status=None, to_status=Status.PENDING, note="Đã gửi", actor=user,
+                                     created_at=moment))
+    for upload in files:
+        report.attachments.append(Attachment(filename=upload.filename, stored_name=upload.stored_name,
+                                             content_type=upload.content_type, size=upload.size, created_at=moment))
+        db.session.delete(upload)
+    db.session.add(report)
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:
+        # The same key raced in from a second request: the first one's report is the answer.
+        existing = db.session.scalar(select(Report).where(Report.user_id == user.id,
+                                                           Report.idempotency_key == idempotency_key))
+        if existing is None:
+            raise
+        return existing, False
+    audit("report_sent", user=user, subject=report.code)
+    after_commit("webapp.reports.services:sms_tracking_code", report.id)
+    return report, True
+
+
+def sms_tracking_code(report_id: int) -> None:
+    """Job: tell the sender the tracking code by SMS (failure is logged; the code is on screen)."""
+    from webapp.sms import SmsError, send_sms
+
+    report = db.session.get(Report, report_id)
+    if report is None or not report.sender_phone:
+        return
+    kind = "phan anh" if report.type == ReportType.PAKN else "hien ke"
+    try:
+        send_sms(report.sender_phone, f"{current_app.config['SMS_SENDER_NAME']}: Da nhan {kind} cua ban. "
+                                      f"Ma theo doi: {report.code}. Tra cuu tai muc PAKN cua toi.")
+    except SmsError:
+        current_app.logger.warning("tracking-code SMS for %s failed", report.code)
+
+
+# -- following a report -------------------------------------------------------------------------------
+def answered_at(report: Report) -> datetime | None:
+    answer = report.published_answer
+    return answer.answered_at if answer else None
+
+
+def can_rate(report: Report) -> bool:
+    return report.status in (Status.ANSWERED, Status.CLOSED) and report.rating is None
+
+
+def can_reopen(report: Report) -> bool:
+    when = answered_at(report)
+    if report.status != Status.ANSWERED or when is None:
+        return False
+    return now() <= when + timedelta(days=current_app.config["REOPEN_DAYS"])
+
+
+def rate(report: Report, user: User, rating: int, comment: str) -> None:
+    if not can_rate(report):
+        raise SendError("not_ratable", _("Chỉ đánh giá được phản ánh đã có trả lời, và một lần."))
+    report.rating = rating
+    report.rating_comment = nfc_multiline(comment) or None
+    report.rated_at = now()
+    audit("report_rated", user=user, subject=report.code, detail=str(rating))
+
+
+def reopen(report: Report, user: User, reason: str) -> None:
+    if not can_reopen(report):
+        raise SendError("not_reopenable", _("Chỉ đề nghị xử lý lại trong %(n)d ngày sau khi có trả lời.",
+                                            n=current_app.config["REOPEN_DAYS"]))
+    report.events.append(StatusEvent(from_status=report.status, to_status=Status.PROCESSING,
+                                     note=_("Người gửi đề nghị xử lý lại: %(r)s", r=nfc_multiline(reason)),
+                                     actor=user, created_at=now()))
+    report.status = Status.PROCESSING
+    audit("report_reopened", user=user, subject=report.code)
+
+
+def lookup(code: str, phone: str | None) -> Report | None:
+    """The report with this code sent from this phone; None in every other case (same answer)."""
+    from webapp.reports.codes import normalize_code
+
+    normalized, number = normalize_code(code), normalize_phone(phone)
+    if not normalized or not number:
+        return None
+    report = db.session.scalar(select(Report).where(Report.code == normalized))
+    if report is None or report.sender_phone != number:
+        return None
+    return report
+
+
+def local_now_naive() -> datetime:
+    """Now in the display time zone, naive (what a datetime-local input holds)."""
+    return now().astimezone(ZoneInfo(current_app.config["TIMEZONE"])).replace(tzinfo=None)
+
+
+def from_local_input(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=ZoneInfo(current_app.config["TIMEZONE"])).astimezone(UTC)

@@ -1,0 +1,34 @@
+// Send form: suggest similar published reports while the title/content are typed (optional).
+(function () {
+  var script = document.getElementById("send-js");
+  var box = document.getElementById("similar");
+  var title = document.getElementById("title");
+  var content = document.getElementById("content");
+  if (!script || !box || !title || !content) return;
+  var url = script.dataset.similarUrl, timer = null, last = "";
+  var token = document.querySelector('input[name="csrf_token"]');
+  function update() {
+    var text = (title.value + " " + content.value).trim();
+    if (text.length < 8 || text === last) return;
+    last = text;
+    fetch(url, {method: "POST", credentials: "same-origin",
+                headers: {"Content-Type": "application/json", "X-CSRFToken": token ? token.value : ""},
+                body: JSON.stringify({text: text.slice(0, 200)})})
+      .then(function (r) { return r.ok ? r.json() : {items: []}; })
+      .then(function (data) {
+        var list = box.querySelector("ul");
+        list.textContent = "";
+        (data.items || []).forEach(function (item) {
+          var li = document.createElement("li"), a = document.createElement("a");
+          a.href = item.url; a.textContent = item.title; a.target = "_blank"; a.rel = "noopener";
+          li.appendChild(a);
+          var s = document.createElement("span"); s.className = "muted"; s.textContent = " · " + item.status.label;
+          li.appendChild(s); list.appendChild(li);
+        });
+        box.hidden = !(data.items && data.items.length);
+      }).catch(function () {});
+  }
+  function later() { clearTimeout(timer); timer = setTimeout(update, 600); }
+  title.addEventListener("input", later);
+  content.addEventListener("input", later);
+})();
