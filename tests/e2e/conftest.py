@@ -38,7 +38,7 @@ def live_server(tmp_path):
     from webapp import create_app
 
     app = create_app({"INSTANCE_PATH": str(tmp_path / "instance"), "SECRET_KEY": "e2e-secret",
-                      "INDEXER_INLINE": False, "RATE_LIMITS": False})
+                      "INDEXER_INLINE": True, "INDEXER_SWEEP_SECONDS": 1, "RATE_LIMITS": False})
     with app.app_context():
         upgrade()
     server = make_server("127.0.0.1", 0, app, threaded=True)
