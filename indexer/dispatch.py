@@ -26,6 +26,7 @@ class InlineRunner:
         self.wake = threading.Event()
         self.thread: threading.Thread | None = None
         self.lock = threading.Lock()
+        self.stopped = False
 
     def start(self) -> None:
         with self.lock:
@@ -34,16 +35,27 @@ class InlineRunner:
                 self.thread.start()
 
     def kick(self) -> None:
+        if self.stopped:
+            return
         self.start()
         self.wake.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the thread after its current run (tests and orderly shutdowns)."""
+        self.stopped = True
+        self.wake.set()
+        if self.thread is not None:
+            self.thread.join(timeout)
 
     def _loop(self) -> None:
         from indexer.engine import EngineUnavailable
         from indexer.jobs import drain_outbox
 
-        while True:
+        while not self.stopped:
             self.wake.wait(self.interval)
             self.wake.clear()
+            if self.stopped:
+                return
             with self.app.app_context():
                 try:
                     drain_outbox()

@@ -48,6 +48,13 @@ def live_server(tmp_path):
     server.url = f"http://127.0.0.1:{server.server_port}"
     yield server
     server.shutdown()
+    # No thread of this app may outlive the test: later tests swap the shared db.session.
+    runner = app.extensions.get("pakn_indexer")
+    if runner is not None:
+        runner.stop()
+    from webapp.jobs import _executor
+
+    _executor.submit(lambda: None).result(timeout=10)
 
 
 @pytest.fixture
