@@ -363,3 +363,26 @@ def make_staff(session):
         return user
 
     return make
+
+
+# -- Redis ------------------------------------------------------------------------------------------
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+
+@pytest.fixture
+def redis_conn():
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    conn = Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        conn.ping()
+    except RedisError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis unreachable at {REDIS_URL}: {exc} (CI must run the Redis tests)")
+        pytest.skip(f"Redis unreachable at {REDIS_URL}: {exc}")
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
+
+

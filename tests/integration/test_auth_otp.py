@@ -228,28 +228,18 @@ def test_gateway_down_gives_a_clear_message_and_an_immediate_retry(app, client, 
     assert client.post("/dang-nhap/ma", data={"code": sms_codes(app, PHONE)[-1]}).status_code == 302
 
 
-def test_the_sms_is_queued_after_commit_not_sent_in_the_request(app, client, session, clock, monkeypatch):
-    import os
-
-    from redis import Redis
-    from redis.exceptions import RedisError
+def test_the_sms_is_queued_after_commit_not_sent_in_the_request(app, client, session, clock, monkeypatch, redis_conn):
     from rq import Queue
 
-    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
-    conn = Redis.from_url(url, socket_connect_timeout=2)
-    try:
-        conn.flushdb()
-    except RedisError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis unreachable: {exc}")
-        pytest.skip(f"Redis unreachable: {exc}")
+    from tests.conftest import REDIS_URL
+
+    conn = redis_conn
     monkeypatch.setitem(app.config, "JOBS_SYNC", False)
-    monkeypatch.setitem(app.config, "REDIS_URL", url)
+    monkeypatch.setitem(app.config, "REDIS_URL", REDIS_URL)
     before = len(sms_codes(app, "0987654321"))
     client.post("/dang-nhap", data={"phone": "0987654321"})
     assert len(sms_codes(app, "0987654321")) == before  # nothing sent inside the request
     assert any(job.func_name == "webapp.jobs.run_job" for job in Queue("pakn", connection=conn).jobs)
-    conn.flushdb()
 
 
 def test_sms_text_format_in_the_file_backend(app, client, clock):

@@ -3,33 +3,12 @@ loses nothing (the outbox keeps the entry for the sweep)."""
 
 from __future__ import annotations
 
-import os
-
-import pytest
 from sqlalchemy import func, select
 
 from indexer.dispatch import QUEUE_NAME
+from tests.conftest import REDIS_URL
 from webapp.reports.models import Report
 from webapp.search.models import OutboxEntry
-
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
-
-
-@pytest.fixture
-def redis_conn():
-    from redis import Redis
-    from redis.exceptions import RedisError
-
-    conn = Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        conn.ping()
-    except RedisError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis unreachable at {REDIS_URL}: {exc} (CI must run the Redis tests)")
-        pytest.skip(f"Redis unreachable at {REDIS_URL}: {exc}")
-    conn.flushdb()
-    yield conn
-    conn.flushdb()
 
 
 def test_commit_enqueues_and_a_worker_indexes(app, session, search, make_report, redis_conn, monkeypatch):

@@ -75,14 +75,10 @@ def unlock_phone_command(phone: str) -> None:
 @click.argument("login")
 def sign_out_everywhere(login: str) -> None:
     """End every session of a user (username, phone or email)."""
-    from indexer.text import normalize_phone
-    from webapp.auth.models import User
-    from webapp.auth.services import revoke_all_sessions
+    from webapp.auth.services import find_any_account, revoke_all_sessions
     from webapp.extensions import db
 
-    phone = normalize_phone(login)
-    user = db.session.scalar(select(User).where(or_(User.username == login, User.email == login,
-                                                    User.phone == (phone or "-"))))
+    user = find_any_account(login)
     if user is None:
         click.echo("Lỗi: không tìm thấy tài khoản.", err=True)
         sys.exit(1)

@@ -278,6 +278,18 @@ def find_by_login(identifier: str) -> User | None:
     return db.session.scalar(select(User).where(User.kind == UserKind.CITIZEN, or_(*conditions)))
 
 
+def find_any_account(login: str) -> User | None:
+    """Any account (staff or citizen) by username, email or phone number in any spelling."""
+    login = (login or "").strip()
+    if not login:
+        return None
+    phone = normalize_phone(login)
+    conditions = [User.username == login, func.lower(User.email) == login.lower()]
+    if phone:
+        conditions.append(User.phone == phone)
+    return db.session.scalar(select(User).where(or_(*conditions)))
+
+
 # -- sessions -------------------------------------------------------------------------------------------
 def start_session(user: User, method: str) -> UserSession:
     """Log ``user`` in with a fresh, server-side session (a new id: no fixation)."""

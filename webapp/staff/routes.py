@@ -161,12 +161,8 @@ def unlock():
 @staff_required(RoleName.ADMIN)
 def sign_out_by_login():
     """Admin tool: end every session of the account with this username, phone or email."""
-    from sqlalchemy import or_
-
     login = (request.form.get("login") or "").strip()
-    phone = normalize_phone(login)
-    user = db.session.scalar(select(User).where(or_(User.username == login, User.email == login,
-                                                    User.phone == (phone or "-")))) if login else None
+    user = services.find_any_account(login)
     if user is None:
         flash(_("Không tìm thấy tài khoản '%(login)s'.", login=login), "error")
         return redirect(url_for("staff.index"))
