@@ -139,6 +139,11 @@ def test_active_warnings_only_inside_their_window(client, session, make_report):
                                   starts_at=start, ends_at=end, created_by=author))
     session.flush()
     html = text(client.get("/canh-bao"))
-    assert "Triều cường dâng cao" in html
-    for hidden in ("Cảnh báo đã hết hạn", "Cảnh báo chưa duyệt", "Cảnh báo sắp tới"):
+    current, _, archive = html.partition("Cảnh báo đã hết hiệu lực</h2>")
+    assert "Triều cường dâng cao" in current and "Cảnh báo đã hết hạn" not in current
+    assert "Cảnh báo đã hết hạn" in archive  # past ones stay readable in the archive
+    for hidden in ("Cảnh báo chưa duyệt", "Cảnh báo sắp tới"):
         assert hidden not in html
+    home = text(client.get("/"))  # the banner on every page shows only the one in force
+    assert "Triều cường dâng cao" in home.split('class="warning-banner"')[1].split("</aside>")[0]
+    assert "Cảnh báo đã hết hạn" not in home and "Cảnh báo sắp tới" not in home

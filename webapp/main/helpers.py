@@ -35,6 +35,18 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["mask_phone"] = mask_phone
     app.jinja_env.filters["number"] = format_number
 
+    @app.template_global()
+    def active_warnings_banner() -> list:
+        """Approved warnings in force, for the banner on every page (none if the database is away)."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from webapp.warnings.services import active
+
+        try:
+            return active()
+        except SQLAlchemyError:
+            return []
+
     @app.context_processor
     def _globals() -> dict:
         return {"current_locale": str(get_locale() or app.config["DEFAULT_LOCALE"]),

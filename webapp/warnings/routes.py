@@ -1,29 +1,180 @@
-"""Public warnings page: approved warnings whose validity window contains now."""
+"""Warnings: the public page, banner, API and Atom feed; the staff list, form and approval."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from datetime import UTC
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import select
 
-from webapp.db import utcnow
+from webapp.auth.models import RoleName, Unit
 from webapp.extensions import db
+from webapp.reference.models import Ward
+from webapp.staff.routes import staff_required
+from webapp.warnings import services
+from webapp.warnings.forms import RejectForm, WarningForm
 from webapp.warnings.models import WARNING_LEVEL_LABELS, PublicWarning, WarningLevel, WarningState
+from webapp.warnings.services import WarningDraft, WarningError
 
 bp = Blueprint("warnings", __name__)
+STATE_LABELS = {"draft": "Nháp", "pending": "Chờ duyệt", "approved": "Đã duyệt", "rejected": "Từ chối"}
 
 
 def active_warnings() -> list[PublicWarning]:
-    """Approved warnings in force at this moment, newest first."""
-    now = utcnow()
-    return list(db.session.scalars(
-        select(PublicWarning)
-        .where(PublicWarning.state == WarningState.APPROVED, PublicWarning.starts_at <= now,
-               PublicWarning.ends_at > now)
-        .order_by(PublicWarning.starts_at.desc())))
+    return services.active()
 
 
 @bp.get("/canh-bao")
 def index():
-    return render_template("warnings/index.html", warnings=active_warnings(),
-                           level_labels={k.value: v for k, v in WARNING_LEVEL_LABELS.items()},
-                           levels=WarningLevel)
+    return render_template("warnings/index.html", warnings=services.active(), archive=services.archive(),
+                           level_labels={k.value: v for k, v in WARNING_LEVEL_LABELS.items()}, levels=WarningLevel)
+
+
+@bp.get("/api/v1/warnings/active")
+def api_active():
+    return jsonify([services.as_json(w) for w in services.active()])
+
+
+@bp.get("/canh-bao/feed.atom")
+def feed():
+    warnings = services.active() + services.archive(limit=20)
+    response = current_app.response_class(
+        render_template("warnings/feed.atom", warnings=warnings, updated=max(
+            (w.updated_at for w in warnings), default=services.now()).astimezone(UTC)),
+        mimetype="application/atom+xml")
+    return response
+
+
+# -- staff ---------------------------------------------------------------------------------------------
+def _units_for(user) -> list[Unit]:  # noqa: ANN001
+    if user.has_role(RoleName.ADMIN):
+        return list(db.session.scalars(select(Unit).order_by(Unit.name)))
+    ids = user.units_with_role(RoleName.OFFICER, RoleName.LEADER)
+    return list(db.session.scalars(select(Unit).where(Unit.id.in_(ids)).order_by(Unit.name)))
+
+
+def _form(warning: PublicWarning | None = None) -> WarningForm:
+    form = WarningForm(obj=None)
+    form.unit.choices = [(u.id, u.name) for u in _units_for(current_user)]
+    provinces = [int(c) for c in current_app.config["PROVINCES"]]
+    form.wards.choices = [(w.code, w.name) for w in db.session.scalars(
+        select(Ward).where(Ward.province_code.in_(provinces)).order_by(Ward.name))]
+    if warning is not None and request.method == "GET":
+        tz = ZoneInfo(current_app.config["TIMEZONE"])
+        form.unit.data = warning.unit_id
+        form.title.data, form.content.data, form.level.data = warning.title, warning.content, warning.level
+        form.whole_province.data = warning.whole_province
+        form.wards.data = [r.code for r in warning.regions]
+        form.starts_at.data = warning.starts_at.astimezone(tz).replace(tzinfo=None)
+        form.ends_at.data = warning.ends_at.astimezone(tz).replace(tzinfo=None)
+    return form
+
+
+def _draft(form: WarningForm) -> WarningDraft:
+    tz = ZoneInfo(current_app.config["TIMEZONE"])
+    return WarningDraft(
+        title=form.title.data or "", content=form.content.data or "", level=form.level.data,
+        ward_codes=list(form.wards.data or []), whole_province=bool(form.whole_province.data),
+        starts_at=form.starts_at.data.replace(tzinfo=tz).astimezone(UTC) if form.starts_at.data else None,
+        ends_at=form.ends_at.data.replace(tzinfo=tz).astimezone(UTC) if form.ends_at.data else None)
+
+
+def _apply_error(form: WarningForm, exc: WarningError) -> None:
+    target = {"regions": form.wards, "reason": form.title}.get(exc.field or "", getattr(form, exc.field or "", None))
+    (target or form.title).errors = [*list((target or form.title).errors), exc.message]
+
+
+@bp.get("/can-bo/canh-bao")
+@staff_required()
+def staff_list():
+    units = services.visible_to(current_user)
+    query = select(PublicWarning).order_by(PublicWarning.created_at.desc()).limit(200)
+    if units is not None:
+        query = query.where(PublicWarning.unit_id.in_(units))
+    return render_template("warnings/staff_list.html", warnings=db.session.scalars(query).all(),
+                           state_labels=STATE_LABELS, can_approve=services.can_approve, reject_form=RejectForm(),
+                           level_labels={k.value: v for k, v in WARNING_LEVEL_LABELS.items()}, now=services.now())
+
+
+@bp.route("/can-bo/canh-bao/moi", methods=["GET", "POST"])
+@staff_required(RoleName.OFFICER, RoleName.LEADER, RoleName.ADMIN)
+def create():
+    form = _form()
+    status = 200
+    if form.validate_on_submit():
+        unit = db.session.get(Unit, form.unit.data)
+        try:
+            services.create(current_user, unit, _draft(form))
+            db.session.commit()
+            flash(_("Đã gửi cảnh báo để lãnh đạo duyệt."), "success")
+            return redirect(url_for("warnings.staff_list"))
+        except WarningError as exc:
+            db.session.rollback()
+            _apply_error(form, exc)
+    if request.method == "POST":
+        status = 400
+    return render_template("warnings/form.html", form=form, warning=None), status
+
+
+def _warning_or_404(warning_id: int) -> PublicWarning:
+    warning = db.session.get(PublicWarning, warning_id)
+    if warning is None or not services.can_edit(current_user, warning):
+        abort(404)  # another unit's warning is not even acknowledged
+    return warning
+
+
+@bp.route("/can-bo/canh-bao/<int:warning_id>/sua", methods=["GET", "POST"])
+@staff_required(RoleName.OFFICER, RoleName.LEADER, RoleName.ADMIN)
+def edit(warning_id: int):
+    warning = _warning_or_404(warning_id)
+    form = _form(warning)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.edit(current_user, warning, _draft(form))
+            db.session.commit()
+            flash(_("Đã lưu; cảnh báo được gửi duyệt lại."), "success")
+            return redirect(url_for("warnings.staff_list"))
+        except WarningError as exc:
+            db.session.rollback()
+            _apply_error(form, exc)
+    if request.method == "POST":
+        status = 400
+    return render_template("warnings/form.html", form=form, warning=warning), status
+
+
+@bp.post("/can-bo/canh-bao/<int:warning_id>/duyet")
+@staff_required(RoleName.LEADER, RoleName.ADMIN)
+def approve(warning_id: int):
+    warning = _warning_or_404(warning_id)
+    try:
+        services.approve(current_user, warning)
+        db.session.commit()
+        flash(_("Đã duyệt cảnh báo."), "success")
+    except WarningError as exc:
+        if exc.status == 403:
+            abort(403)
+        flash(exc.message, "error")
+    return redirect(url_for("warnings.staff_list"))
+
+
+@bp.post("/can-bo/canh-bao/<int:warning_id>/tu-choi")
+@staff_required(RoleName.LEADER, RoleName.ADMIN)
+def reject(warning_id: int):
+    warning = _warning_or_404(warning_id)
+    form = RejectForm()
+    try:
+        services.reject(current_user, warning, form.reason.data or "")
+        db.session.commit()
+        flash(_("Đã từ chối cảnh báo."), "success")
+    except WarningError as exc:
+        if exc.status == 403:
+            abort(403)
+        flash(exc.message, "error")
+    return redirect(url_for("warnings.staff_list"))
+
+
+__all__ = ["bp", "active_warnings", "WarningState"]
