@@ -16,15 +16,11 @@ from webapp.reference.models import Ward
 from webapp.staff.routes import staff_required
 from webapp.warnings import services
 from webapp.warnings.forms import RejectForm, WarningForm
-from webapp.warnings.models import WARNING_LEVEL_LABELS, PublicWarning, WarningLevel, WarningState
+from webapp.warnings.models import WARNING_LEVEL_LABELS, PublicWarning, WarningLevel
 from webapp.warnings.services import WarningDraft, WarningError
 
 bp = Blueprint("warnings", __name__)
 STATE_LABELS = {"draft": "Nháp", "pending": "Chờ duyệt", "approved": "Đã duyệt", "rejected": "Từ chối"}
-
-
-def active_warnings() -> list[PublicWarning]:
-    return services.active()
 
 
 @bp.get("/canh-bao")
@@ -175,6 +171,3 @@ def reject(warning_id: int):
             abort(403)
         flash(exc.message, "error")
     return redirect(url_for("warnings.staff_list"))
-
-
-__all__ = ["bp", "active_warnings", "WarningState"]
