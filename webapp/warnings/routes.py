@@ -79,8 +79,9 @@ def _draft(form: WarningForm) -> WarningDraft:
 
 
 def _apply_error(form: WarningForm, exc: WarningError) -> None:
-    target = {"regions": form.wards, "reason": form.title}.get(exc.field or "", getattr(form, exc.field or "", None))
-    (target or form.title).errors = [*list((target or form.title).errors), exc.message]
+    """Show a service refusal at its field (the ward list for "regions"; the title otherwise)."""
+    target = form.wards if exc.field == "regions" else getattr(form, exc.field or "", None) or form.title
+    target.errors = [*target.errors, exc.message]
 
 
 @bp.get("/can-bo/canh-bao")
@@ -95,24 +96,28 @@ def staff_list():
                            level_labels={k.value: v for k, v in WARNING_LEVEL_LABELS.items()}, now=services.now())
 
 
-@bp.route("/can-bo/canh-bao/moi", methods=["GET", "POST"])
-@staff_required(RoleName.OFFICER, RoleName.LEADER, RoleName.ADMIN)
-def create():
-    form = _form()
-    status = 200
+def _save(form: WarningForm, warning: PublicWarning | None, change, done: str):  # noqa: ANN001, ANN202
+    """Validate the form, apply ``change`` to the draft, commit; the form comes back on any error."""
     if form.validate_on_submit():
-        unit = db.session.get(Unit, form.unit.data)
         try:
-            services.create(current_user, unit, _draft(form))
+            change(_draft(form))
             db.session.commit()
-            flash(_("Đã gửi cảnh báo để lãnh đạo duyệt."), "success")
+            flash(done, "success")
             return redirect(url_for("warnings.staff_list"))
         except WarningError as exc:
             db.session.rollback()
             _apply_error(form, exc)
-    if request.method == "POST":
-        status = 400
-    return render_template("warnings/form.html", form=form, warning=None), status
+    status = 400 if request.method == "POST" else 200
+    return render_template("warnings/form.html", form=form, warning=warning), status
+
+
+@bp.route("/can-bo/canh-bao/moi", methods=["GET", "POST"])
+@staff_required(RoleName.OFFICER, RoleName.LEADER, RoleName.ADMIN)
+def create():
+    form = _form()
+    return _save(form, None,
+                 lambda draft: services.create(current_user, db.session.get(Unit, form.unit.data), draft),
+                 _("Đã gửi cảnh báo để lãnh đạo duyệt."))
 
 
 def _warning_or_404(warning_id: int) -> PublicWarning:
@@ -126,48 +131,32 @@ def _warning_or_404(warning_id: int) -> PublicWarning:
 @staff_required(RoleName.OFFICER, RoleName.LEADER, RoleName.ADMIN)
 def edit(warning_id: int):
     warning = _warning_or_404(warning_id)
-    form = _form(warning)
-    status = 200
-    if form.validate_on_submit():
-        try:
-            services.edit(current_user, warning, _draft(form))
-            db.session.commit()
-            flash(_("Đã lưu; cảnh báo được gửi duyệt lại."), "success")
-            return redirect(url_for("warnings.staff_list"))
-        except WarningError as exc:
-            db.session.rollback()
-            _apply_error(form, exc)
-    if request.method == "POST":
-        status = 400
-    return render_template("warnings/form.html", form=form, warning=warning), status
+    return _save(_form(warning), warning, lambda draft: services.edit(current_user, warning, draft),
+                 _("Đã lưu; cảnh báo được gửi duyệt lại."))
+
+
+def _decide(warning_id: int, action, done: str):  # noqa: ANN001, ANN202
+    """A leader's approval or rejection; a leader of another unit gets 403, a wrong state a message."""
+    warning = _warning_or_404(warning_id)
+    try:
+        action(warning)
+        db.session.commit()
+        flash(done, "success")
+    except WarningError as exc:
+        if exc.status == 403:
+            abort(403)
+        flash(exc.message, "error")
+    return redirect(url_for("warnings.staff_list"))
 
 
 @bp.post("/can-bo/canh-bao/<int:warning_id>/duyet")
 @staff_required(RoleName.LEADER, RoleName.ADMIN)
 def approve(warning_id: int):
-    warning = _warning_or_404(warning_id)
-    try:
-        services.approve(current_user, warning)
-        db.session.commit()
-        flash(_("Đã duyệt cảnh báo."), "success")
-    except WarningError as exc:
-        if exc.status == 403:
-            abort(403)
-        flash(exc.message, "error")
-    return redirect(url_for("warnings.staff_list"))
+    return _decide(warning_id, lambda w: services.approve(current_user, w), _("Đã duyệt cảnh báo."))
 
 
 @bp.post("/can-bo/canh-bao/<int:warning_id>/tu-choi")
 @staff_required(RoleName.LEADER, RoleName.ADMIN)
 def reject(warning_id: int):
-    warning = _warning_or_404(warning_id)
-    form = RejectForm()
-    try:
-        services.reject(current_user, warning, form.reason.data or "")
-        db.session.commit()
-        flash(_("Đã từ chối cảnh báo."), "success")
-    except WarningError as exc:
-        if exc.status == 403:
-            abort(403)
-        flash(exc.message, "error")
-    return redirect(url_for("warnings.staff_list"))
+    reason = RejectForm().reason.data or ""
+    return _decide(warning_id, lambda w: services.reject(current_user, w, reason), _("Đã từ chối cảnh báo."))
