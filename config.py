@@ -49,6 +49,18 @@ def _province_codes(value: list[str]) -> str | None:
     return None
 
 
+def _holidays(value: list[str]) -> str | None:
+    from datetime import date
+
+    for item in value:
+        text = item.strip()
+        try:
+            date.fromisoformat(text if len(text) == 10 else f"2000-{text}")  # 2000: has 29 Feb
+        except ValueError:
+            return f"'{text}' không phải ngày dạng MM-DD hoặc YYYY-MM-DD (not an MM-DD or YYYY-MM-DD date)"
+    return None
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("INSTANCE_PATH", "str", "instance",
             "Folder holding everything local to one instance (SQLite database, embedded "
@@ -151,6 +163,10 @@ SETTINGS: tuple[Setting, ...] = (
             min_value=1_000_000),
     Setting("REOPEN_DAYS", "int", 30, "Days after an answer during which the sender may reopen a report.",
             min_value=0),
+    Setting("HOLIDAYS", "list", ["01-01", "04-30", "05-01", "09-01", "09-02"],
+            "Public holidays skipped when counting answer deadlines in working days: 'MM-DD' for "
+            "every year, 'YYYY-MM-DD' for one date (add the lunar-calendar ones, Tết and Giỗ Tổ, "
+            "each year).", check=_holidays),
     Setting("DEFAULT_LOCALE", "choice", "vi", "Language of the UI when the user chose none.",
             choices=("vi", "en")),
     Setting("TIMEZONE", "str", "Asia/Ho_Chi_Minh",

@@ -22,6 +22,8 @@ DOC_FIELDS = (
     "province_code", "province", "legacy_place", "status", "submitted_at", "published_at", "month",
     "location",
 )
+# Extra fields of a staff document (the staff index only; never in a public one).
+STAFF_FIELDS = ("units", "deadline_at", "confidential", "published", "answer_state")
 
 
 def iso(value: datetime | None) -> str | None:
@@ -67,5 +69,53 @@ def build_document(report: Any) -> dict[str, Any] | None:
         "month": submitted_local.strftime("%Y-%m"),
         "location": ({"lat": report.lat, "lon": report.lon}
                      if report.lat is not None and report.lon is not None else None),
+    }
+    return doc
+
+
+def build_staff_document(report: Any) -> dict[str, Any]:
+    """The staff index's document of ``report``: every report, whatever its status or publication.
+
+    Staff read the original text (not masked). The sender's name and phone are in it only when the
+    sender did not ask for confidentiality; a confidential sender is shown on the report's staff
+    page alone, where every display is audited. ``units`` (the assigned units) is the staff scope.
+    """
+    answer = report.published_answer
+    if report.sender_kind == "organization" and report.organization_name:
+        sender_name = report.organization_name
+    else:
+        sender_name = report.sender_name
+    working = [a for a in report.answers if a.published_at is None]
+    doc: dict[str, Any] = {
+        "id": report.id,
+        "revision": report.revision,
+        "code": report.code,
+        "type": report.type,
+        "title": nfc(report.title),
+        "content": nfc_multiline(report.content),
+        "address": nfc(report.address),
+        "answer": nfc_multiline(answer.text) if answer else "",
+        "answer_unit": answer.unit.name if answer else None,
+        "sender_kind": report.sender_kind,
+        **({"sender_name": nfc(sender_name) or None, "sender_phone": report.sender_phone or None}
+           if not report.confidential else {}),
+        "field": report.field.slug,
+        "field_name": report.field.name,
+        "ward_code": report.ward_code,
+        "ward": report.ward.name if report.ward is not None else None,
+        "province_code": report.province_code,
+        "province": report.province.name,
+        "legacy_place": report.legacy_place,
+        "status": report.status,
+        "submitted_at": iso(report.submitted_at),
+        "published_at": iso(report.published_at),
+        "month": report.submitted_at.astimezone(VN_TZ).strftime("%Y-%m"),
+        "location": ({"lat": report.lat, "lon": report.lon}
+                     if report.lat is not None and report.lon is not None else None),
+        "units": sorted(a.unit_id for a in report.assignments),
+        "deadline_at": iso(report.deadline_at),
+        "confidential": bool(report.confidential),
+        "published": bool(report.published),
+        "answer_state": working[-1].state if working else None,
     }
     return doc

@@ -257,6 +257,10 @@ class ElasticsearchEngine(SearchEngine):
             if query.date_to:
                 rng["lt"] = query.date_to.isoformat()
             base_filters.append({"range": {"submitted_at": rng}})
+        if query.units is not None:
+            base_filters.append({"terms": {"units": list(query.units)}})
+        if query.deadline_before is not None:
+            base_filters.append({"range": {"deadline_at": {"lt": query.deadline_before.isoformat()}}})
         main: dict[str, Any] = {"bool": {"filter": base_filters}}
         if terms:
             main["bool"]["must"] = [self._text_query(terms, query.any_words)]

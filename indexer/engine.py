@@ -80,15 +80,30 @@ class SearchEngine(ABC):
         """Remove the index entirely (tests and tools)."""
 
 
-def engine_from_config(config: dict[str, Any]) -> SearchEngine:
-    """The engine the configuration asks for (not connected yet)."""
+SCOPES = ("public", "staff")
+
+
+def engine_from_config(config: dict[str, Any], scope: str = "public") -> SearchEngine:
+    """The engine the configuration asks for (not connected yet), for one of two indices.
+
+    ``public`` holds the documents anyone may search; ``staff`` holds every report for the staff
+    inbox (built by ``build_staff_document``). They never share an index, so nothing staff-only can
+    be matched by a public search.
+    """
+    if scope not in SCOPES:
+        raise ValueError(f"unknown search scope {scope!r}")
     if config["SEARCH_ENGINE"] == "elasticsearch":
         from indexer.elastic import ElasticsearchEngine
 
+        prefix = config["ELASTICSEARCH_INDEX_PREFIX"] + ("-staff" if scope == "staff" else "")
         return ElasticsearchEngine(
-            url=config["ELASTICSEARCH_URL"], prefix=config["ELASTICSEARCH_INDEX_PREFIX"],
+            url=config["ELASTICSEARCH_URL"], prefix=prefix,
             username=config["ELASTICSEARCH_USERNAME"], password=config["ELASTICSEARCH_PASSWORD"],
             api_key=config["ELASTICSEARCH_API_KEY"], plain_json=config["ELASTICSEARCH_PLAIN_JSON"])
     from indexer.sqlite_fts import SqliteEngine
 
-    return SqliteEngine(config["SEARCH_INDEX_PATH"])
+    path = config["SEARCH_INDEX_PATH"]
+    if scope == "staff":
+        root, dot, ext = str(path).rpartition(".")
+        path = f"{root}-staff.{ext}" if dot else f"{path}-staff"
+    return SqliteEngine(path)

@@ -15,7 +15,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
-from indexer.documents import build_document
+from indexer.documents import build_document, build_staff_document
 from indexer.engine import EngineUnavailable, SearchEngine
 from webapp.db import utcnow
 from webapp.extensions import db
@@ -24,26 +24,37 @@ from webapp.search.models import OutboxEntry
 
 log = logging.getLogger("indexer.jobs")
 LOAD_OPTIONS = (selectinload(Report.field), selectinload(Report.ward), selectinload(Report.province),
-                selectinload(Report.answers).selectinload(Answer.unit))
+                selectinload(Report.answers).selectinload(Answer.unit), selectinload(Report.assignments))
 
 
-def get_engine() -> SearchEngine:
-    """The app's search engine (one per app, created on first use)."""
-    engine = current_app.extensions.get("pakn_search")
+def get_engine(scope: str = "public") -> SearchEngine:
+    """The app's search engine for ``scope`` ("public" or "staff"; one each per app)."""
+    key = "pakn_search" if scope == "public" else f"pakn_search_{scope}"
+    engine = current_app.extensions.get(key)
     if engine is None:
         from indexer.engine import engine_from_config
 
-        engine = engine_from_config(current_app.config)
-        current_app.extensions["pakn_search"] = engine
+        engine = engine_from_config(current_app.config, scope)
+        current_app.extensions[key] = engine
     return engine
 
 
+def _builder(scope: str) -> Callable[[Report], dict[str, Any] | None]:
+    return build_staff_document if scope == "staff" else build_document
+
+
+def _in_scope(scope: str) -> Any:
+    """The reports whose documents belong in ``scope``'s index (a WHERE clause)."""
+    return Report.id.is_not(None) if scope == "staff" else Report.published.is_(True)
+
+
 def index_reports(ids: Iterable[int], engine: SearchEngine,
-                  gone: dict[int, int] | None = None) -> tuple[int, int]:
+                  gone: dict[int, int] | None = None, scope: str = "public") -> tuple[int, int]:
     """Bring the documents of reports ``ids`` in line with the database; returns (written, removed).
 
     ``gone`` gives, for reports deleted from the database, the last revision the outbox saw.
     """
+    build = _builder(scope)
     ids = sorted(set(ids))
     reports = {r.id: r for r in db.session.scalars(
         select(Report).where(Report.id.in_(ids)).options(*LOAD_OPTIONS))} if ids else {}
@@ -54,7 +65,7 @@ def index_reports(ids: Iterable[int], engine: SearchEngine,
             # Deleted: a revision past any the index can hold, so the deletion always wins.
             removals.append((report_id, (gone or {}).get(report_id, 0) + 1))
             continue
-        doc = build_document(report)
+        doc = build(report)
         if doc is None:
             removals.append((report.id, report.revision))
         else:
@@ -64,13 +75,16 @@ def index_reports(ids: Iterable[int], engine: SearchEngine,
     return written, removed
 
 
-def drain_outbox(batch_size: int = 500, engine: SearchEngine | None = None) -> int:
-    """Process every pending outbox entry in batches; returns how many entries were processed.
+def drain_outbox(batch_size: int = 500, engine: SearchEngine | None = None,
+                 staff_engine: SearchEngine | None = None) -> int:
+    """Process every pending outbox entry in batches (both indices); returns how many were processed.
 
     On an engine failure the batch stays pending (with its attempt count and error recorded)
     and ``EngineUnavailable`` is raised, so that a queue can retry and the sweep repairs later.
+    Writing is idempotent, so the index that did succeed is simply written again.
     """
     engine = engine or get_engine()
+    staff_engine = staff_engine or get_engine("staff")
     processed = 0
     while True:
         query = (select(OutboxEntry).where(OutboxEntry.processed_at.is_(None))
@@ -86,7 +100,9 @@ def drain_outbox(batch_size: int = 500, engine: SearchEngine | None = None) -> i
             if e.op == "delete":
                 gone[e.entity_id] = max(gone.get(e.entity_id, 0), e.revision)
         try:
-            index_reports([e.entity_id for e in entries if e.entity == "report"], engine, gone)
+            ids = [e.entity_id for e in entries if e.entity == "report"]
+            index_reports(ids, engine, gone)
+            index_reports(ids, staff_engine, gone, scope="staff")
         except EngineUnavailable as exc:
             db.session.rollback()
             ids = [e.id for e in entries]
@@ -111,32 +127,34 @@ def drain_job() -> int:
         return drain_outbox()
 
 
-def public_documents(batch: int = 1000) -> Iterator[dict[str, Any]]:
-    """Every public document, built from the database in id order with bounded memory."""
+def public_documents(batch: int = 1000, scope: str = "public") -> Iterator[dict[str, Any]]:
+    """Every document of ``scope``, built from the database in id order with bounded memory."""
+    build = _builder(scope)
     last_id = 0
     while True:
         reports = db.session.scalars(
-            select(Report).where(Report.published.is_(True), Report.id > last_id)
+            select(Report).where(_in_scope(scope), Report.id > last_id)
             .order_by(Report.id).limit(batch).options(*LOAD_OPTIONS)).all()
         if not reports:
             return
         for report in reports:
-            doc = build_document(report)
+            doc = build(report)
             if doc is not None:
                 yield doc
         last_id = reports[-1].id
         db.session.expunge_all()  # keep memory flat however many reports there are
 
 
-def public_count() -> int:
-    return db.session.scalar(select(func.count()).select_from(Report).where(Report.published.is_(True))) or 0
+def public_count(scope: str = "public") -> int:
+    return db.session.scalar(select(func.count()).select_from(Report).where(_in_scope(scope))) or 0
 
 
-def rebuild(engine: SearchEngine | None = None, progress: Callable[[int], None] | None = None) -> int:
+def rebuild(engine: SearchEngine | None = None, progress: Callable[[int], None] | None = None,
+            scope: str = "public") -> int:
     """Fill a new index from the database and swap it in; then repair what changed meanwhile."""
-    engine = engine or get_engine()
-    count = engine.rebuild(public_documents(), progress=progress)
-    reconcile(engine)  # writes that went to the old index during the rebuild
+    engine = engine or get_engine(scope)
+    count = engine.rebuild(public_documents(scope=scope), progress=progress)
+    reconcile(engine, scope=scope)  # writes that went to the old index during the rebuild
     return count
 
 
@@ -152,10 +170,10 @@ class ReconcileReport:
         return len(self.missing) + len(self.stale) + len(self.orphaned)
 
 
-def reconcile(engine: SearchEngine | None = None) -> ReconcileReport:
+def reconcile(engine: SearchEngine | None = None, scope: str = "public") -> ReconcileReport:
     """Compare (id, revision) between the database and the index and repair the differences."""
-    engine = engine or get_engine()
-    in_db = dict(db.session.execute(select(Report.id, Report.revision).where(Report.published.is_(True))).all())
+    engine = engine or get_engine(scope)
+    in_db = dict(db.session.execute(select(Report.id, Report.revision).where(_in_scope(scope))).all())
     in_index = dict(engine.revisions())
     report = ReconcileReport()
     for report_id, revision in in_db.items():
@@ -170,7 +188,7 @@ def reconcile(engine: SearchEngine | None = None) -> ReconcileReport:
     report.orphaned = sorted(orphans)
     to_write = sorted(report.missing + report.stale)
     for start in range(0, len(to_write), 500):
-        index_reports(to_write[start:start + 500], engine)
+        index_reports(to_write[start:start + 500], engine, scope=scope)
         db.session.expunge_all()
     if orphans:
         unpublished = dict(db.session.execute(

@@ -86,6 +86,8 @@ class SearchQuery:
     statuses: list[str] = field(default_factory=list)
     date_from: datetime | None = None        # inclusive, UTC
     date_to: datetime | None = None          # exclusive, UTC
+    units: tuple[int, ...] | None = None     # staff scope: documents assigned to any of these units
+    deadline_before: datetime | None = None  # staff: documents whose deadline is before this (overdue)
     sort: str = ""                           # "" = relevance with q, newest without
     page: int = 1
     per_page: int = 20

@@ -59,6 +59,7 @@ CREATE INDEX IF NOT EXISTS ix_docs_type ON docs(type);
 CREATE INDEX IF NOT EXISTS ix_docs_month ON docs(month);
 INSERT OR IGNORE INTO meta VALUES ('generation', '0');
 CREATE TABLE IF NOT EXISTS tombstones(id INTEGER PRIMARY KEY, revision INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS doc_units(unit INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY(unit, id));
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
     title, content, address, answer, sender,
     f_title, f_content, f_address, f_answer, f_sender, pairs,
@@ -149,6 +150,7 @@ class SqliteEngine(SearchEngine):
                     continue
                 if row:
                     conn.execute("DELETE FROM fts WHERE rowid = ?", (doc["id"],))
+                    conn.execute("DELETE FROM doc_units WHERE id = ?", (doc["id"],))
                 conn.execute("DELETE FROM tombstones WHERE id = ?", (doc["id"],))
             conn.execute(
                 "INSERT OR REPLACE INTO docs VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -158,6 +160,8 @@ class SqliteEngine(SearchEngine):
             conn.execute("INSERT INTO fts(rowid, title, content, address, answer, sender, f_title, "
                          "f_content, f_address, f_answer, f_sender, pairs) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                          (doc["id"], *_fts_row(doc)))
+            conn.executemany("INSERT OR IGNORE INTO doc_units VALUES (?, ?)",
+                             [(unit, doc["id"]) for unit in doc.get("units") or ()])
             done += 1
         return done
 
@@ -189,6 +193,7 @@ class SqliteEngine(SearchEngine):
                     if row:
                         conn.execute("DELETE FROM docs WHERE id = ?", (doc_id,))
                         conn.execute("DELETE FROM fts WHERE rowid = ?", (doc_id,))
+                        conn.execute("DELETE FROM doc_units WHERE id = ?", (doc_id,))
                         removed += 1
                     conn.execute("INSERT INTO tombstones VALUES (?, ?) ON CONFLICT(id) DO UPDATE "
                                  "SET revision = max(revision, excluded.revision)", (doc_id, revision))
@@ -279,6 +284,15 @@ class SqliteEngine(SearchEngine):
         if query.phone:
             clauses.append("d.sender_phone = ?")
             params.append(query.phone)
+        if query.units is not None:  # the staff scope
+            if query.units:
+                clauses.append(f"d.id IN (SELECT id FROM doc_units WHERE unit IN ({','.join('?' * len(query.units))}))")
+                params.extend(query.units)
+            else:
+                clauses.append("0")
+        if query.deadline_before is not None:
+            clauses.append("unixepoch(json_extract(d.doc, '$.deadline_at')) < ?")
+            params.append(_epoch(query.deadline_before))
         return (" AND ".join(clauses) or "1"), params
 
     def _search(self, query: SearchQuery) -> SearchResult:

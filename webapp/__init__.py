@@ -126,8 +126,9 @@ def register_blueprints(app: Flask) -> None:
     from webapp.search.routes import bp as search_bp
     from webapp.staff.routes import bp as staff_bp
     from webapp.warnings.routes import bp as warnings_bp
+    from webapp.workflow.routes import bp as workflow_bp
 
-    for bp in (main_bp, auth_bp, reports_bp, search_bp, warnings_bp, api_bp, auth_api_bp, staff_bp):
+    for bp in (main_bp, auth_bp, reports_bp, search_bp, warnings_bp, api_bp, auth_api_bp, staff_bp, workflow_bp):
         app.register_blueprint(bp)
 
 

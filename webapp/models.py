@@ -13,10 +13,10 @@ from webapp.auth.models import (
     user_roles,
 )
 from webapp.reference.models import Field, LegacyPlace, Province, Ward
-from webapp.reports.models import Answer, Attachment, Report, StatusEvent, Upload
+from webapp.reports.models import Answer, AnswerTemplate, Assignment, Attachment, Report, StatusEvent, Upload
 from webapp.search.models import OutboxEntry
 from webapp.warnings.models import PublicWarning, warning_regions
 
-__all__ = ["AuditEvent", "OidcIdentity", "OtpChallenge", "PhoneGuard", "UserSession", "Answer", "Attachment", "Field", "LegacyPlace", "Membership", "OutboxEntry", "Province",
+__all__ = ["AnswerTemplate", "Assignment", "AuditEvent", "OidcIdentity", "OtpChallenge", "PhoneGuard", "UserSession", "Answer", "Attachment", "Field", "LegacyPlace", "Membership", "OutboxEntry", "Province",
            "PublicWarning", "Report", "Role", "StatusEvent", "Unit", "Upload", "User", "Ward", "user_roles",
            "warning_regions"]

@@ -36,6 +36,13 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["number"] = format_number
 
     @app.template_global()
+    def is_overdue(report) -> bool:  # noqa: ANN001
+        """Past its answer deadline and still not answered (flagged on public and staff pages)."""
+        from webapp.workflow.services import is_overdue as overdue
+
+        return overdue(report)
+
+    @app.template_global()
     def active_warnings_banner() -> list:
         """Approved warnings in force, for the banner on every page (none if the database is away)."""
         from sqlalchemy.exc import SQLAlchemyError

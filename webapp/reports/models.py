@@ -6,6 +6,7 @@ import enum
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import false as sa_false
 from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -66,6 +67,14 @@ class AnswerState(enum.StrEnum):
     RETURNED = "returned"
 
 
+ANSWER_STATE_LABELS = {
+    AnswerState.DRAFT: _l("Bản nháp"),
+    AnswerState.PENDING_APPROVAL: _l("Chờ lãnh đạo duyệt"),
+    AnswerState.APPROVED: _l("Đã duyệt và công bố"),
+    AnswerState.RETURNED: _l("Bị trả lại"),
+}
+
+
 class Report(db.Model):
     """A citizen's report or idea. ``revision`` goes up on every change (see search.outbox)."""
 
@@ -108,6 +117,9 @@ class Report(db.Model):
     published: Mapped[bool] = mapped_column(default=False)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revision: Mapped[int] = mapped_column(Integer, default=1)
+    # Workflow: the report this one repeats (status "duplicate"), and the answer deadline.
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"), index=True)
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -123,6 +135,10 @@ class Report(db.Model):
         back_populates="report", order_by="Answer.id", cascade="all, delete-orphan")
     attachments: Mapped[list[Attachment]] = relationship(
         back_populates="report", cascade="all, delete-orphan", order_by="Attachment.id")
+    assignments: Mapped[list[Assignment]] = relationship(
+        back_populates="report", cascade="all, delete-orphan", order_by="Assignment.id")
+    duplicate_of: Mapped[Report | None] = relationship(remote_side=[id], back_populates="duplicates")
+    duplicates: Mapped[list[Report]] = relationship(back_populates="duplicate_of", order_by="Report.id")
 
     @property
     def status_label(self) -> str:
@@ -136,6 +152,10 @@ class Report(db.Model):
     def own_attachments(self) -> list[Attachment]:
         """Files the sender attached (not those of an answer)."""
         return [a for a in self.attachments if a.answer_id is None]
+
+    @property
+    def public_events(self) -> list[StatusEvent]:
+        return [e for e in self.events if not e.internal]
 
     @property
     def published_answer(self) -> Answer | None:
@@ -162,6 +182,8 @@ class StatusEvent(db.Model):
     to_status: Mapped[str] = mapped_column(String(16))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     note: Mapped[str] = mapped_column(Text, default="")
+    # Staff-only steps (an answer sent for approval or returned) are not shown to the public or sender.
+    internal: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     report: Mapped[Report] = relationship(back_populates="events")
@@ -184,6 +206,7 @@ class Answer(db.Model):
     state: Mapped[str] = mapped_column(String(20), default=AnswerState.DRAFT)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    return_note: Mapped[str | None] = mapped_column(Text)  # why a leader sent the draft back
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -192,7 +215,43 @@ class Answer(db.Model):
     unit: Mapped[Unit] = relationship()
     author: Mapped[User | None] = relationship(foreign_keys=[author_id])
     approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])
-    attachments: Mapped[list[Attachment]] = relationship(back_populates="answer")
+    attachments: Mapped[list[Attachment]] = relationship(back_populates="answer", order_by="Attachment.id")
+
+    @property
+    def state_label(self) -> str:
+        return str(ANSWER_STATE_LABELS[AnswerState(self.state)])
+
+
+class Assignment(db.Model):
+    """A unit asked to handle a report, with the deadline it was given."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (UniqueConstraint("report_id", "unit_id", name="uq_assignments_report_unit"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    deadline_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    report: Mapped[Report] = relationship(back_populates="assignments")
+    unit: Mapped[Unit] = relationship()
+    assigned_by: Mapped[User | None] = relationship()
+
+
+class AnswerTemplate(db.Model):
+    """A reusable answer text for one field (lĩnh vực), offered when drafting an answer."""
+
+    __tablename__ = "answer_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    field_id: Mapped[int] = mapped_column(ForeignKey("fields.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    field: Mapped[Field] = relationship()
 
 
 class Attachment(db.Model):

@@ -226,8 +226,15 @@ def attachment(attachment_id: int):
     if item is None:
         abort(404)
     report = item.report
-    allowed = (report.published and not report.confidential) or (
-        current_user.is_authenticated and (current_user.id == report.user_id or current_user.is_staff))
+    if current_user.is_authenticated and current_user.is_staff:
+        from webapp.workflow.services import can_view
+
+        allowed = can_view(current_user, report)  # staff of another unit: not even acknowledged
+    elif item.answer is not None and item.answer.published_at is None:
+        allowed = False  # a draft answer's file is for the staff only
+    else:
+        allowed = (report.published and not report.confidential) or (
+            current_user.is_authenticated and current_user.id == report.user_id)
     if not allowed:
         abort(404)
     path = upload_dir() / item.stored_name

@@ -189,10 +189,10 @@ def reopen(report: Report, user: User, reason: str) -> None:
     if not can_reopen(report):
         raise SendError("not_reopenable", _("Chỉ đề nghị xử lý lại trong %(n)d ngày sau khi có trả lời.",
                                             n=current_app.config["REOPEN_DAYS"]))
-    report.events.append(StatusEvent(from_status=report.status, to_status=Status.PROCESSING,
-                                     note=_("Người gửi đề nghị xử lý lại: %(r)s", r=nfc_multiline(reason)),
-                                     actor=user, created_at=now()))
-    report.status = Status.PROCESSING
+    from webapp.workflow.services import reopened, transition
+
+    transition(report, Status.PROCESSING, user, _("Người gửi đề nghị xử lý lại: %(r)s", r=nfc_multiline(reason)))
+    reopened(report)
     audit("report_reopened", user=user, subject=report.code)
 
 

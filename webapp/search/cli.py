@@ -17,20 +17,31 @@ def _fail(exc: Exception) -> None:
     sys.exit(2)
 
 
+SCOPE_NAMES = {"public": "công khai", "staff": "cán bộ"}
+scope_option = click.option("--scope", type=click.Choice(["all", "public", "staff"]), default="all",
+                            show_default=True, help="Which index: the public one, the staff one, or both.")
+
+
+def _scopes(scope: str) -> list[str]:
+    return ["public", "staff"] if scope == "all" else [scope]
+
+
 @index_cli.command("rebuild")
-def rebuild_command() -> None:
+@scope_option
+def rebuild_command(scope: str) -> None:
     """Build a new index from the database, swap it in atomically, drop the old one."""
     from indexer.engine import EngineUnavailable
     from indexer.jobs import public_count, rebuild
 
-    total = public_count()
-    try:
-        with click.progressbar(length=total, label="Đang dựng chỉ mục", file=sys.stderr,
-                               show_pos=True, show_percent=True) as bar:
-            count = rebuild(progress=bar.update)
-    except EngineUnavailable as exc:
-        _fail(exc)
-    click.echo(f"Đã dựng lại chỉ mục: {count} phản ánh công khai.")
+    for name in _scopes(scope):
+        total = public_count(name)
+        try:
+            with click.progressbar(length=total, label=f"Đang dựng chỉ mục {SCOPE_NAMES[name]}", file=sys.stderr,
+                                   show_pos=True, show_percent=True) as bar:
+                count = rebuild(progress=bar.update, scope=name)
+        except EngineUnavailable as exc:
+            _fail(exc)
+        click.echo(f"Đã dựng lại chỉ mục {SCOPE_NAMES[name]}: {count} phản ánh.")
 
 
 def _print_reconcile(report) -> None:  # noqa: ANN001
@@ -49,17 +60,20 @@ def _print_reconcile(report) -> None:  # noqa: ANN001
 
 
 @index_cli.command("reconcile")
-def reconcile_command() -> None:
+@scope_option
+def reconcile_command(scope: str) -> None:
     """Compare (id, revision) between database and index and repair the differences."""
     from indexer.engine import EngineUnavailable
     from indexer.jobs import reconcile
 
-    try:
-        report = reconcile()
-    except EngineUnavailable as exc:
-        _fail(exc)
-    _print_reconcile(report)
-    click.echo(f"Đã sửa {report.fixed} mục." if report.fixed else "Chỉ mục khớp với cơ sở dữ liệu.")
+    for name in _scopes(scope):
+        try:
+            report = reconcile(scope=name)
+        except EngineUnavailable as exc:
+            _fail(exc)
+        click.echo(f"Chỉ mục {SCOPE_NAMES[name]}:")
+        _print_reconcile(report)
+        click.echo(f"Đã sửa {report.fixed} mục." if report.fixed else "Chỉ mục khớp với cơ sở dữ liệu.")
 
 
 @index_cli.command("status")
@@ -100,13 +114,15 @@ def sync_command() -> None:
 
     try:
         get_engine().ensure_index()
+        get_engine("staff").ensure_index()
         drained = drain_outbox()
         report = reconcile()
+        staff = reconcile(scope="staff")
     except EngineUnavailable as exc:
         click.echo(f"Cảnh báo: chưa cập nhật được chỉ mục tìm kiếm ({exc}); trang vẫn chạy, "
                    "chỉ mục sẽ được cập nhật sau.", err=True)
         return
-    click.echo(f"Chỉ mục tìm kiếm đã cập nhật ({drained} thay đổi, {report.fixed} mục được sửa).")
+    click.echo(f"Chỉ mục tìm kiếm đã cập nhật ({drained} thay đổi, {report.fixed + staff.fixed} mục được sửa).")
 
 
 @click.command("worker")

@@ -14,10 +14,10 @@ from sqlalchemy import event, insert
 from sqlalchemy.orm import Session
 
 from webapp.db import utcnow
-from webapp.reports.models import Answer, Attachment, Report, StatusEvent
+from webapp.reports.models import Answer, Assignment, Attachment, Report, StatusEvent
 from webapp.search.models import OutboxEntry
 
-_CHILDREN = (StatusEvent, Answer, Attachment)
+_CHILDREN = (StatusEvent, Answer, Attachment, Assignment)
 _PENDING_KEY = "pakn_outbox_pending"
 _BUMPED_KEY = "pakn_outbox_bumped"  # reports already bumped in the current transaction
 _WRITTEN_KEY = "pakn_outbox_written"  # this transaction wrote outbox rows: index after commit

@@ -135,7 +135,9 @@ def enrol():
 @bp.get("/")
 @staff_required()
 def index():
-    return render_template("staff/index.html", memberships=current_user.memberships)
+    from webapp.workflow.routes import dashboard
+
+    return render_template("staff/index.html", memberships=current_user.memberships, board=dashboard(current_user))
 
 
 @bp.route("/mo-khoa-so", methods=["GET", "POST"])

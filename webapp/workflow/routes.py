@@ -1,0 +1,330 @@
+"""Staff pages of the report workflow: dashboard data, the inbox (staff search scope), a report's
+staff page with its actions, answer approval, answer templates.
+
+Access is checked on every request: a report the user may not see answers 404 (it is not even
+acknowledged), an action the user may see but not take answers 403.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from indexer.engine import EngineUnavailable
+from indexer.jobs import get_engine
+from webapp.auth.models import RoleName, Unit, User
+from webapp.auth.services import now
+from webapp.extensions import db
+from webapp.reference.models import Field, Ward
+from webapp.reports.codes import normalize_code
+from webapp.reports.models import STATUS_LABELS, Answer, AnswerState, AnswerTemplate, Assignment, Report, Status
+from webapp.search import services as search
+from webapp.staff.routes import staff_required
+from webapp.workflow import forms, services
+from webapp.workflow.services import WorkflowError
+
+bp = Blueprint("workflow", __name__, url_prefix="/can-bo")
+STAFF = (RoleName.OFFICER, RoleName.LEADER, RoleName.ADMIN)
+
+
+# -- dashboard (rendered by staff.index) -----------------------------------------------------------
+def _scoped(query: Any, user: User) -> Any:
+    units = services.scope_units(user)
+    if units is None:
+        return query
+    return query.where(Report.id.in_(select(Assignment.report_id).where(Assignment.unit_id.in_(units))))
+
+
+def dashboard(user: User) -> dict[str, Any]:
+    """Counts by status, the overdue list and the user's queue, from the database (always current)."""
+    counts = dict(db.session.execute(_scoped(select(Report.status, func.count()).group_by(Report.status), user)).all())
+    moment = now()
+    overdue = db.session.scalars(_scoped(
+        select(Report).where(Report.status.in_([Status.ACCEPTED, Status.PROCESSING]),
+                             Report.deadline_at < moment).order_by(Report.deadline_at).limit(20), user)).all()
+    if services.is_intake(user):
+        queue_title = _("Phản ánh mới chờ tiếp nhận")
+        queue = db.session.scalars(select(Report).where(Report.status == Status.PENDING)
+                                   .order_by(Report.submitted_at).limit(20)).all()
+    else:
+        queue_title = _("Phản ánh đơn vị tôi đang xử lý")
+        queue = db.session.scalars(_scoped(select(Report).where(Report.status == Status.PROCESSING)
+                                           .order_by(Report.deadline_at).limit(20), user)).all()
+    leader_units = services.unit_ids(user, RoleName.LEADER)
+    to_approve = db.session.scalars(select(Answer).where(
+        Answer.state == AnswerState.PENDING_APPROVAL, Answer.unit_id.in_(leader_units))
+        .order_by(Answer.created_at)).all() if leader_units else []
+    return {"counts": [(s, STATUS_LABELS[s], counts.get(s.value, 0)) for s in Status],
+            "overdue": overdue, "queue": queue, "queue_title": queue_title, "to_approve": to_approve}
+
+
+# -- inbox --------------------------------------------------------------------------------------------
+@bp.get("/hop-thu")
+@staff_required(*STAFF)
+def inbox():
+    """Every report in the user's scope, through the search contract's staff index."""
+    error = unavailable = None
+    result = query = None
+    overdue_only = request.args.get("qua_han") == "1"
+    try:
+        query = search.parse_params(request.args)
+    except search.ParamError as exc:
+        error = exc.message
+    if query is not None:
+        units = services.scope_units(current_user)
+        query.units = tuple(units) if units is not None else None
+        if overdue_only:
+            query.deadline_before = now()
+            query.statuses = query.statuses or [Status.ACCEPTED.value, Status.PROCESSING.value]
+        try:
+            result = get_engine("staff").search(query)
+        except EngineUnavailable:
+            unavailable = _("Hộp thư tìm kiếm đang tạm gián đoạn; các danh sách trên trang Khu vực cán bộ "
+                            "vẫn dùng được. Vui lòng thử lại sau ít phút.")
+    unit_names = dict(db.session.execute(select(Unit.id, Unit.name)).all())
+    ref = search.reference()
+    return render_template("workflow/inbox.html", result=result, query=query, error=error,
+                           unavailable=unavailable, overdue_only=overdue_only, unit_names=unit_names,
+                           fields=ref.fields, status_labels=STATUS_LABELS, statuses=list(Status),
+                           now_iso=now().isoformat(), args=request.args), (400 if error else 200)
+
+
+# -- one report -----------------------------------------------------------------------------------------
+def _report_or_404(code: str) -> Report:
+    normalized = normalize_code(code)
+    report = db.session.scalar(select(Report).where(Report.code == normalized)) if normalized else None
+    if report is None or not services.can_view(current_user, report):
+        abort(404)
+    return report
+
+
+def _assign_choices() -> list[tuple[int, str]]:
+    return [(u.id, u.name) for u in db.session.scalars(select(Unit).where(Unit.is_intake.is_(False)).order_by(Unit.name))]
+
+
+def _forms(report: Report, bound: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every action form of the page; ``bound`` holds the one just submitted (kept with its errors)."""
+    bound = bound or {}
+    out: dict[str, Any] = {}
+    for name, cls in (("accept", forms.AcceptForm), ("reject", forms.RejectForm), ("duplicate", forms.DuplicateForm),
+                      ("assign", forms.AssignForm), ("correct", forms.CorrectForm), ("answer", forms.AnswerForm),
+                      ("close", forms.CloseForm)):
+        out[name] = bound.get(name) or cls(formdata=None, prefix=name)
+    out["assign"].units.choices = _assign_choices()
+    correct = out["correct"]
+    correct.field.choices = [(f.slug, f.name) for f in db.session.scalars(select(Field).order_by(Field.position))]
+    provinces = [int(c) for c in current_app.config["PROVINCES"]]
+    correct.ward.choices = [(w.code, w.name) for w in db.session.scalars(
+        select(Ward).where(Ward.province_code.in_(provinces)).order_by(Ward.name))]
+    if "correct" not in bound:
+        correct.field.data, correct.ward.data = report.field.slug, report.ward_code
+    answer = out["answer"]
+    answer.unit.choices = [(u.id, u.name) for u in services.answer_units(current_user, report)]
+    if "answer" not in bound and answer.unit.choices:
+        unit_id = answer.unit.choices[0][0]
+        working = services.working_answer(report, unit_id)
+        template = db.session.get(AnswerTemplate, request.args.get("mau", type=int) or 0)
+        if template is not None and template.field_id == report.field_id:
+            answer.text.data = template.text
+        elif working is not None:
+            answer.text.data = working.text
+    return out
+
+
+def _render(report: Report, bound: dict[str, Any] | None = None, status: int = 200):  # noqa: ANN202
+    services.reveal_sender(current_user, report)  # audited for a confidential sender
+    db.session.commit()
+    user = current_user
+    return render_template(
+        "workflow/report.html", report=report, forms=_forms(report, bound), status=status,
+        can_intake=services.is_intake(user) and report.status == Status.PENDING,
+        can_assign=services.is_intake(user) and report.status in (Status.ACCEPTED, Status.PROCESSING),
+        can_correct=services.can_correct(user, report), can_answer=services.can_answer(user, report),
+        can_close=services.can_close(user, report), can_approve=services.can_approve,
+        overdue=services.is_overdue(report), templates=services.templates_for(report),
+        return_form=forms.ReturnForm(formdata=None, prefix="return"),
+        tz=ZoneInfo(current_app.config["TIMEZONE"])), status
+
+
+@bp.get("/pakn/<code>")
+@staff_required(*STAFF)
+def report_page(code: str):
+    return _render(_report_or_404(code))
+
+
+def _act(code: str, name: str, form_cls: type, action: Callable[[Report, Any], Any], done: str,
+         setup: Callable[[Any, Report], None] | None = None):  # noqa: ANN202
+    """Validate the submitted form, run the action, commit; on error the page comes back with the input."""
+    report = _report_or_404(code)
+    form = form_cls(prefix=name)
+    if setup is not None:
+        setup(form, report)
+    if form.validate_on_submit():
+        try:
+            action(report, form)
+            db.session.commit()
+            flash(done, "success")
+            return redirect(url_for("workflow.report_page", code=report.code))
+        except WorkflowError as exc:
+            db.session.rollback()
+            if exc.status == 403:
+                abort(403)
+            target = getattr(form, exc.field or "", None)
+            if target is not None:
+                target.errors = [*target.errors, exc.message]
+            else:
+                flash(exc.message, "error")
+            report = _report_or_404(code)
+            return _render(report, {name: form}, exc.status if exc.status != 400 else 400)
+    return _render(report, {name: form}, 400)
+
+
+@bp.post("/pakn/<code>/tiep-nhan")
+@staff_required(*STAFF)
+def accept(code: str):
+    return _act(code, "accept", forms.AcceptForm,
+                lambda r, f: services.accept(current_user, r, bool(f.publish.data), f.note.data or ""),
+                _("Đã tiếp nhận phản ánh."))
+
+
+@bp.post("/pakn/<code>/khong-tiep-nhan")
+@staff_required(*STAFF)
+def reject(code: str):
+    return _act(code, "reject", forms.RejectForm, lambda r, f: services.reject(current_user, r, f.reason.data or ""),
+                _("Đã ghi nhận không tiếp nhận; người gửi sẽ được báo lý do."))
+
+
+@bp.post("/pakn/<code>/trung")
+@staff_required(*STAFF)
+def duplicate(code: str):
+    return _act(code, "duplicate", forms.DuplicateForm,
+                lambda r, f: services.mark_duplicate(current_user, r, f.original.data or "", f.note.data or ""),
+                _("Đã đánh dấu phản ánh trùng."))
+
+
+def _assign_setup(form: forms.AssignForm, report: Report) -> None:
+    form.units.choices = _assign_choices()
+
+
+@bp.post("/pakn/<code>/phan-cong")
+@staff_required(*STAFF)
+def assign(code: str):
+    def run(report: Report, form: forms.AssignForm) -> None:
+        units = list(db.session.scalars(select(Unit).where(Unit.id.in_(form.units.data or []))))
+        services.assign(current_user, report, units, form.deadline.data, form.note.data or "")
+
+    return _act(code, "assign", forms.AssignForm, run, _("Đã phân công xử lý."), _assign_setup)
+
+
+def _correct_setup(form: forms.CorrectForm, report: Report) -> None:
+    form.field.choices = [(f.slug, f.name) for f in db.session.scalars(select(Field))]
+    provinces = [int(c) for c in current_app.config["PROVINCES"]]
+    form.ward.choices = [(w.code, w.name) for w in db.session.scalars(
+        select(Ward).where(Ward.province_code.in_(provinces)))]
+
+
+@bp.post("/pakn/<code>/sua")
+@staff_required(*STAFF)
+def correct(code: str):
+    return _act(code, "correct", forms.CorrectForm,
+                lambda r, f: services.correct(current_user, r, f.field.data, f.ward.data),
+                _("Đã sửa thông tin phân loại."), _correct_setup)
+
+
+def _answer_setup(form: forms.AnswerForm, report: Report) -> None:
+    form.unit.choices = [(u.id, u.name) for u in services.answer_units(current_user, report)]
+
+
+@bp.post("/pakn/<code>/tra-loi")
+@staff_required(*STAFF)
+def answer(code: str):
+    submit = request.form.get("action") == "submit"
+
+    def run(report: Report, form: forms.AnswerForm) -> None:
+        unit = db.session.get(Unit, form.unit.data)
+        files = [services.NewFile(f.filename or "tep", f.read()) for f in request.files.getlist("answer-files")
+                 if f and f.filename]
+        services.save_answer(current_user, report, unit, form.text.data or "", files, submit)
+
+    if not services.answer_units(current_user, _report_or_404(code)):
+        abort(403)
+    return _act(code, "answer", forms.AnswerForm, run,
+                _("Đã gửi trả lời để lãnh đạo duyệt.") if submit else _("Đã lưu bản nháp trả lời."), _answer_setup)
+
+
+@bp.post("/pakn/<code>/dong")
+@staff_required(*STAFF)
+def close(code: str):
+    return _act(code, "close", forms.CloseForm, lambda r, f: services.close(current_user, r, f.note.data or ""),
+                _("Đã đóng phản ánh."))
+
+
+def _answer_or_404(answer_id: int) -> Answer:
+    answer = db.session.get(Answer, answer_id)
+    if answer is None or not services.can_view(current_user, answer.report):
+        abort(404)
+    return answer
+
+
+@bp.post("/tra-loi/<int:answer_id>/duyet")
+@staff_required(RoleName.LEADER)
+def approve_answer(answer_id: int):
+    answer = _answer_or_404(answer_id)
+    try:
+        services.approve_answer(current_user, answer)
+        db.session.commit()
+        flash(_("Đã duyệt và công bố trả lời; người gửi được báo qua SMS."), "success")
+    except WorkflowError as exc:
+        db.session.rollback()
+        if exc.status == 403:
+            abort(403)
+        flash(exc.message, "error")
+    return redirect(url_for("workflow.report_page", code=answer.report.code))
+
+
+@bp.post("/tra-loi/<int:answer_id>/tra-lai")
+@staff_required(RoleName.LEADER)
+def return_answer(answer_id: int):
+    answer = _answer_or_404(answer_id)
+    form = forms.ReturnForm(prefix="return")
+    try:
+        services.return_answer(current_user, answer, form.note.data or "")
+        db.session.commit()
+        flash(_("Đã trả lại dự thảo để đơn vị sửa."), "success")
+    except WorkflowError as exc:
+        db.session.rollback()
+        if exc.status == 403:
+            abort(403)
+        flash(exc.message, "error")
+    return redirect(url_for("workflow.report_page", code=answer.report.code))
+
+
+# -- answer templates ---------------------------------------------------------------------------------
+@bp.route("/mau-tra-loi", methods=["GET", "POST"])
+@staff_required(*STAFF)
+def templates():
+    form = forms.TemplateForm()
+    form.field.choices = [(f.slug, f.name) for f in db.session.scalars(select(Field).order_by(Field.position))]
+    may_add = services.is_admin(current_user) or bool(services.unit_ids(current_user, RoleName.LEADER))
+    status = 200
+    if request.method == "POST":
+        if not may_add:
+            abort(403)
+        if form.validate_on_submit():
+            try:
+                services.add_template(current_user, form.field.data, form.title.data, form.text.data)
+                db.session.commit()
+                flash(_("Đã thêm mẫu trả lời."), "success")
+                return redirect(url_for("workflow.templates"))
+            except WorkflowError as exc:
+                db.session.rollback()
+                getattr(form, exc.field or "title").errors.append(exc.message)
+        status = 400
+    items = db.session.scalars(select(AnswerTemplate).join(Field).order_by(Field.position, AnswerTemplate.title)).all()
+    return render_template("workflow/templates.html", form=form, items=items, may_add=may_add), status
