@@ -272,19 +272,22 @@ def search(app, session, tmp_path):
 
     eng = SqliteEngine(tmp_path / "search.sqlite3")
     eng.ensure_index()
-    previous = app.extensions.get("pakn_search")
+    staff = SqliteEngine(tmp_path / "search-staff.sqlite3")
+    previous = app.extensions.get("pakn_search"), app.extensions.get("pakn_search_staff")
     app.extensions["pakn_search"] = eng
+    app.extensions["pakn_search_staff"] = staff
 
     class Search:
         engine = eng
+        staff_engine = staff
 
         @staticmethod
         def index() -> int:
             session.commit()
-            return drain_outbox(engine=eng)
+            return drain_outbox(engine=eng, staff_engine=staff)
 
     yield Search
-    app.extensions["pakn_search"] = previous
+    app.extensions["pakn_search"], app.extensions["pakn_search_staff"] = previous
 
 
 # -- accounts -------------------------------------------------------------------------------------
@@ -350,19 +353,43 @@ def make_staff(session):
     from webapp.auth.models import Membership, Role, Unit, User, UserKind, UserStatus
     from webapp.auth.services import hash_password
 
-    def make(username: str = "canbo", role: str = "officer", password: str = "Mat-khau-rat-kho-2026") -> User:
+    def make(username: str = "canbo", role: str = "officer", password: str = "Mat-khau-rat-kho-2026",
+             unit: str = "tiep-nhan") -> User:
+        """``unit``: the slug of the unit; "tiep-nhan" is the intake unit, any other is a processing unit."""
         roles = {r.name: r for r in session.scalars(sa_select(Role))}
-        unit = session.scalar(sa_select(Unit).where(Unit.slug == "tiep-nhan")) or Unit(name="Bộ phận tiếp nhận", slug="tiep-nhan", is_intake=True)
+        found = session.scalar(sa_select(Unit).where(Unit.slug == unit))
+        if found is None:
+            found = (Unit(name="Bộ phận tiếp nhận", slug="tiep-nhan", is_intake=True) if unit == "tiep-nhan"
+                     else Unit(name=f"Đơn vị {unit}", slug=unit, is_intake=False))
+        unit_row = found
         user = User(username=username, full_name=f"Cán bộ {username}", kind=UserKind.STAFF,
                     status=UserStatus.ACTIVE, password_hash=hash_password(password))
         if role == "admin":
             user.roles.append(roles["admin"])
-        user.memberships.append(Membership(unit=unit, role=roles["leader" if role == "admin" else role]))
+        user.memberships.append(Membership(unit=unit_row, role=roles["leader" if role == "admin" else role]))
         session.add(user)
         session.flush()
         return user
 
     return make
+
+
+@pytest.fixture
+def staff_login(app, clock, session):
+    """A test client logged in as ``user`` (password, and TOTP for leaders and admins)."""
+    import pyotp
+
+    def login(user):
+        c = app.test_client()
+        c.post("/can-bo/dang-nhap", data={"username": user.username, "password": "Mat-khau-rat-kho-2026"})
+        if user.needs_second_factor:
+            user.totp_secret = user.totp_secret or pyotp.random_base32()
+            user.totp_enabled_at = clock.now
+            session.flush()
+            c.post("/can-bo/xac-thuc", data={"code": pyotp.TOTP(user.totp_secret).at(clock.now)})
+        assert c.get("/can-bo/").status_code == 200
+        return c
+    return login
 
 
 # -- Redis ------------------------------------------------------------------------------------------

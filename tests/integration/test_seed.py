@@ -32,10 +32,18 @@ def test_seed_creates_staff_and_varied_reports(session, app):
     assert not any(r.published for r in reports if r.status == "pending")
     for r in reports:  # timeline ends where the report is
         assert r.events[-1].to_status == r.status
-    for username, _, role, password in DEMO_STAFF:
+    for username, _, role, password, _unit in DEMO_STAFF:
         user = session.scalar(select(User).where(User.username == username))
         assert user is not None and user.is_active and user.has_role(role)
         assert check_password_hash(user.password_hash, password)
+    # Reports in processing are assigned with a deadline, so the processing unit's staff see them.
+    processing = [r for r in reports if r.status == "processing"]
+    assert processing and all(r.assignments and r.deadline_at for r in processing)
+    xuly = session.scalar(select(User).where(User.username == "xuly"))
+    from webapp.workflow.services import can_view, is_intake
+
+    assert not is_intake(xuly)
+    assert any(can_view(xuly, r) for r in processing)
 
 
 def test_seed_if_empty_leaves_an_existing_database_alone(session, app):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from datetime import timedelta
 
-import pyotp
 import pytest
 from sqlalchemy import select
 
@@ -18,21 +17,6 @@ PASSWORD = "Mat-khau-rat-kho-2026"
 
 def text(response) -> str:
     return response.get_data(as_text=True)
-
-
-@pytest.fixture
-def staff_login(app, clock, session):
-    def login(user):
-        c = app.test_client()
-        c.post("/can-bo/dang-nhap", data={"username": user.username, "password": PASSWORD})
-        if user.needs_second_factor:
-            user.totp_secret = user.totp_secret or pyotp.random_base32()
-            user.totp_enabled_at = clock.now
-            session.flush()
-            c.post("/can-bo/xac-thuc", data={"code": pyotp.TOTP(user.totp_secret).at(clock.now)})
-        assert c.get("/can-bo/").status_code == 200
-        return c
-    return login
 
 
 @pytest.fixture

@@ -19,18 +19,24 @@ from webapp.reports.codes import new_code
 from webapp.reports.models import (
     Answer,
     AnswerState,
+    AnswerTemplate,
+    Assignment,
     Report,
     ReportType,
     SenderKind,
     Status,
     StatusEvent,
 )
+from webapp.workflow.deadlines import Holidays, add_working_days
 
 # Demo-only credentials, printed by the command and listed in the README. Never use in production.
+# The unit is None for the intake unit, else a key of FIELD_UNITS whose unit the account belongs to.
 DEMO_STAFF = [
-    ("canbo", "Nguyễn Thị Thu Hà", RoleName.OFFICER, "canbo-demo-2026"),
-    ("lanhdao", "Trần Quốc Bảo", RoleName.LEADER, "lanhdao-demo-2026"),
-    ("quantri", "Lê Minh Khôi", RoleName.ADMIN, "quantri-demo-2026"),
+    ("canbo", "Nguyễn Thị Thu Hà", RoleName.OFFICER, "canbo-demo-2026", None),
+    ("lanhdao", "Trần Quốc Bảo", RoleName.LEADER, "lanhdao-demo-2026", None),
+    ("xuly", "Phạm Văn Tâm", RoleName.OFFICER, "xuly-demo-2026", "giao-thong"),
+    ("lanhdaoxd", "Võ Thị Mai", RoleName.LEADER, "lanhdaoxd-demo-2026", "giao-thong"),
+    ("quantri", "Lê Minh Khôi", RoleName.ADMIN, "quantri-demo-2026", None),
 ]
 # A fixed end of the demo period keeps the data identical for a given seed on any day.
 DEMO_UNTIL = datetime(2026, 11, 20, 17, 0, tzinfo=UTC)
@@ -174,6 +180,7 @@ class Context:
     units_by_field: dict[str, Unit]
     officer: User
     leader: User
+    holidays: Holidays
 
 
 def _person(rng: random.Random) -> str:
@@ -201,10 +208,10 @@ def _slug(name: str) -> str:
     return "-".join(fold(name).replace(",", "").split())[:90]
 
 
-def _ensure_staff(intake: Unit, echo: Callable[[str], None]) -> tuple[User, User]:
+def _ensure_staff(intake: Unit, units_by_field: dict[str, Unit], echo: Callable[[str], None]) -> tuple[User, User]:
     roles = {r.name: r for r in db.session.scalars(select(Role))}
     made: dict[str, User] = {}
-    for username, name, role, password in DEMO_STAFF:
+    for username, name, role, password, field_unit in DEMO_STAFF:
         user = db.session.scalar(select(User).where(User.username == username))
         if user is None:
             user = User(username=username, full_name=name, kind=UserKind.STAFF,
@@ -213,10 +220,24 @@ def _ensure_staff(intake: Unit, echo: Callable[[str], None]) -> tuple[User, User
             if role == RoleName.ADMIN:
                 user.roles.append(roles[RoleName.ADMIN])
             else:
-                user.memberships.append(Membership(unit=intake, role=roles[role]))
-            echo(f"  Tài khoản cán bộ demo: {username} / {password} ({role})")
+                unit = units_by_field[field_unit] if field_unit else intake
+                user.memberships.append(Membership(unit=unit, role=roles[role]))
+            echo(f"  Tài khoản cán bộ demo: {username} / {password} ({role}, "
+                 f"{(units_by_field[field_unit] if field_unit else intake).name})")
         made[username] = user
     return made["canbo"], made["lanhdao"]
+
+
+def _ensure_templates(units_by_field: dict[str, Unit]) -> None:
+    """One answer template per field, for the answer form (only when none exist yet)."""
+    if db.session.scalar(select(func.count()).select_from(AnswerTemplate)):
+        return
+    for fld in db.session.scalars(select(Field).order_by(Field.position)):
+        unit = units_by_field.get(fld.slug)
+        name = unit.name if unit is not None else "Đơn vị"
+        db.session.add(AnswerTemplate(field=fld, title=f"Đã kiểm tra và khắc phục ({fld.name})", text=(
+            f"{name} đã tiếp nhận phản ánh, cử cán bộ kiểm tra thực tế ngày …/…/…. Kết quả: …\n"
+            "Đơn vị đã phối hợp với UBND xã, phường khắc phục xong. Cảm ơn người dân đã phản ánh.")))
 
 
 def seed(count: int, seed_value: int = 2026, if_empty: bool = False,
@@ -246,8 +267,9 @@ def seed(count: int, seed_value: int = 2026, if_empty: bool = False,
     for slug, template in FIELD_UNITS.items():
         name = template.format(province=label)
         units_by_field[slug] = _unit(name, _slug(name))
-    officer, leader = _ensure_staff(intake, echo)
+    officer, leader = _ensure_staff(intake, units_by_field, echo)
     db.session.flush()
+    _ensure_templates(units_by_field)
 
     ctx = Context(
         rng=rng,
@@ -256,7 +278,8 @@ def seed(count: int, seed_value: int = 2026, if_empty: bool = False,
                                  .order_by(Ward.code)).all(),
         legacy=db.session.scalars(select(LegacyPlace).where(LegacyPlace.province_code.in_(codes))
                                   .order_by(LegacyPlace.id)).all(),
-        intake=intake, units_by_field=units_by_field, officer=officer, leader=leader)
+        intake=intake, units_by_field=units_by_field, officer=officer, leader=leader,
+        holidays=Holidays(current_app.config["HOLIDAYS"]))
     used_codes = set(db.session.scalars(select(Report.code)))
     for i in range(count):
         report = _report(ctx, used_codes)
@@ -375,6 +398,9 @@ def _walk(ctx: Context, report: Report, final: Status, start: datetime, ward_nam
         unit = ctx.units_by_field[report.field.slug]
         if final != Status.ACCEPTED:
             step(Status.PROCESSING, f"Giao {unit.name} xử lý.")
+            due = add_working_days(t, report.field.deadline_days, ctx.holidays, str(VN_TZ))
+            report.assignments.append(Assignment(unit=unit, deadline_at=due, assigned_by=ctx.officer, created_at=t))
+            report.deadline_at = due
         if final in (Status.ANSWERED, Status.CLOSED):
             step(Status.ANSWERED, "Đã có văn bản trả lời.", ctx.leader, hours=(24, 24 * 20))
             text = rng.choice(ANSWER_TEMPLATES).format(

@@ -227,6 +227,7 @@ def assign(user: User, report: Report, units: list[Unit], deadline: date | None 
     for unit in new_units:
         report.assignments.append(Assignment(unit=unit, deadline_at=due, assigned_by=user, created_at=now()))
     report.deadline_at = due
+    db.session.flush()  # the assignments' unit ids are what the permission checks read
     names = ", ".join(u.name for u in new_units)
     text = _("Giao %(units)s xử lý, hạn %(due)s.", units=names,
              due=due.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime("%d/%m/%Y"))
