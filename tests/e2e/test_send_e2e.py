@@ -38,8 +38,8 @@ def test_send_a_report_with_a_photo_then_find_it(live_server, page, tmp_path):
     code = page.locator(".tracking-code").inner_text().strip()
     assert code.startswith("PA-")
 
-    # An officer publishes it (the workflow issue builds the staff pages); the indexer runs in
-    # the background thread of the server, as on `make run`.
+    # Published directly (the staff pages' accept step has its own E2E in test_workflow_e2e.py);
+    # the indexer runs in the background thread of the server, as on `make run`.
     with live_server.app.app_context():
         from sqlalchemy import select
 

@@ -23,7 +23,15 @@ from webapp.auth.services import now
 from webapp.extensions import db
 from webapp.reference.models import Field, Ward
 from webapp.reports.codes import normalize_code
-from webapp.reports.models import STATUS_LABELS, Answer, AnswerState, AnswerTemplate, Assignment, Report, Status
+from webapp.reports.models import (
+    STATUS_LABELS,
+    Answer,
+    AnswerState,
+    AnswerTemplate,
+    Assignment,
+    Report,
+    Status,
+)
 from webapp.search import services as search
 from webapp.staff.routes import staff_required
 from webapp.workflow import forms, services
