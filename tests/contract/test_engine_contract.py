@@ -215,3 +215,30 @@ def test_documents_without_sender_fields_are_accepted(engine):
     assert "sender_name" not in hit.doc and "sender_phone" not in hit.doc
 
 
+
+
+def test_staff_scope_filters_by_unit_and_deadline(engine):
+    """The staff index's documents carry the assigned units and the deadline (build_staff_document)."""
+    from datetime import UTC
+
+    extra = {"confidential": False, "published": False, "answer_state": None}
+    engine.bulk_upsert([
+        doc(1, "Ổ gà đường Hùng Vương", units=[3], deadline_at="2026-11-27T16:59:59+00:00", status="processing", **extra),
+        doc(2, "Ổ gà đường Lê Lợi", units=[3, 4], deadline_at="2026-12-04T16:59:59+00:00", status="processing", **extra),
+        doc(3, "Trạm y tế thiếu thuốc", units=[4], deadline_at="2026-11-20T16:59:59+00:00", status="processing", **extra),
+        doc(4, "Rác tồn đọng", units=[], deadline_at=None, status="pending", **extra),
+    ])
+    assert sorted(ids(engine.search(SearchQuery()))) == [1, 2, 3, 4]  # no scope: intake sees all
+    assert sorted(ids(engine.search(SearchQuery(units=(3,))))) == [1, 2]
+    assert sorted(ids(engine.search(SearchQuery(units=(4,))))) == [2, 3]
+    assert sorted(ids(engine.search(SearchQuery(units=(3, 4))))) == [1, 2, 3]
+    assert ids(engine.search(SearchQuery(units=()))) == []  # staff without a unit see nothing
+    assert ids(engine.search(SearchQuery(q="o ga", units=(4,)))) == [2]  # words and scope together
+    moment = datetime(2026, 11, 28, 0, 0, tzinfo=UTC)
+    assert sorted(ids(engine.search(SearchQuery(deadline_before=moment)))) == [1, 3]
+    assert ids(engine.search(SearchQuery(deadline_before=moment, units=(3,)))) == [1]
+    # The scope survives an update of the document (units replaced, not added).
+    engine.bulk_upsert([doc(1, "Ổ gà đường Hùng Vương", revision=2, units=[5], deadline_at=None,
+                            status="processing", **extra)])
+    assert sorted(ids(engine.search(SearchQuery(units=(3,))))) == [2]
+    assert ids(engine.search(SearchQuery(units=(5,)))) == [1]

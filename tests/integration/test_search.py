@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from indexer.documents import build_document
 from indexer.engine import EngineUnavailable
 from indexer.jobs import drain_outbox, reconcile, status
+from indexer.query import SearchQuery
 from indexer.sqlite_fts import SqliteEngine
 from webapp.reports.models import Report
 from webapp.search.models import OutboxEntry
@@ -263,3 +264,24 @@ def test_any_word_fallback_is_said_on_the_page(client, search, make_report):
     search.index()
     html = client.get("/tra-cuu?q=điện+nước").get_data(as_text=True)
     assert "chứa một trong các từ" in html
+
+
+def test_the_staff_index_holds_every_report_and_rebuilds_with_the_public_one(session, search, make_report, cli):
+    public = make_report(title="Công khai")
+    private = make_report(title="Chưa công khai", published=False, status="pending")
+    secret = make_report(title="Bảo mật", confidential=True, sender_name="Tên Kín")
+    search.index()
+    assert search.engine.count() == 2 and search.staff_engine.count() == 3
+    staff_docs = {h.id: h.doc for h in search.staff_engine.search(SearchQuery(per_page=10)).hits}
+    assert set(staff_docs) == {public.id, private.id, secret.id}
+    assert "sender_name" not in staff_docs[secret.id]  # shown only on the audited staff page
+    search.staff_engine.drop()
+    result = cli.invoke(args=["index", "rebuild"])
+    assert result.exit_code == 0, result.output
+    assert "chỉ mục công khai: 2" in result.output and "chỉ mục cán bộ: 3" in result.output
+    assert search.staff_engine.count() == 3
+    session.get(Report, private.id).published = True  # (the rebuild expunged the test's objects)
+    session.commit()
+    result = cli.invoke(args=["index", "reconcile", "--scope", "public"])
+    assert "Chỉ mục công khai" in result.output and "cán bộ" not in result.output
+    assert search.engine.count() == 3
