@@ -30,73 +30,27 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def build_document(report: Any) -> dict[str, Any] | None:
-    """The public search document of ``report``, or None when it must not be in the index."""
-    if not report.published:
-        return None
+def _fields(report: Any, public: bool) -> dict[str, Any]:
+    """The fields both indices share; ``public`` masks personal data typed into the text."""
     answer = report.published_answer
-    public_sender = not report.confidential
     if report.sender_kind == "organization" and report.organization_name:
         sender_name = report.organization_name
     else:
         sender_name = report.sender_name
-    submitted_local = report.submitted_at.astimezone(VN_TZ)
-    doc: dict[str, Any] = {
+    text = mask_personal_data if public else (lambda value: value)
+    return {
         "id": report.id,
         "revision": report.revision,
         "code": report.code,
         "type": report.type,
         # Phones, citizen IDs, emails and plates typed into the text are masked for the public.
-        "title": mask_personal_data(nfc(report.title)),
-        "content": mask_personal_data(nfc_multiline(report.content)),
+        "title": text(nfc(report.title)),
+        "content": text(nfc_multiline(report.content)),
         "address": nfc(report.address),
         "answer": nfc_multiline(answer.text) if answer else "",
         "answer_unit": answer.unit.name if answer else None,
         "sender_kind": report.sender_kind,
-        # Confidential: the keys are absent, not empty-but-hidden.
-        **({"sender_name": nfc(sender_name) or None, "sender_phone": report.sender_phone or None}
-           if public_sender else {}),
-        "field": report.field.slug,
-        "field_name": report.field.name,
-        "ward_code": report.ward_code,
-        "ward": report.ward.name if report.ward is not None else None,
-        "province_code": report.province_code,
-        "province": report.province.name,
-        "legacy_place": report.legacy_place,
-        "status": report.status,
-        "submitted_at": iso(report.submitted_at),
-        "published_at": iso(report.published_at),
-        "month": submitted_local.strftime("%Y-%m"),
-        "location": ({"lat": report.lat, "lon": report.lon}
-                     if report.lat is not None and report.lon is not None else None),
-    }
-    return doc
-
-
-def build_staff_document(report: Any) -> dict[str, Any]:
-    """The staff index's document of ``report``: every report, whatever its status or publication.
-
-    Staff read the original text (not masked). The sender's name and phone are in it only when the
-    sender did not ask for confidentiality; a confidential sender is shown on the report's staff
-    page alone, where every display is audited. ``units`` (the assigned units) is the staff scope.
-    """
-    answer = report.published_answer
-    if report.sender_kind == "organization" and report.organization_name:
-        sender_name = report.organization_name
-    else:
-        sender_name = report.sender_name
-    working = [a for a in report.answers if a.published_at is None]
-    doc: dict[str, Any] = {
-        "id": report.id,
-        "revision": report.revision,
-        "code": report.code,
-        "type": report.type,
-        "title": nfc(report.title),
-        "content": nfc_multiline(report.content),
-        "address": nfc(report.address),
-        "answer": nfc_multiline(answer.text) if answer else "",
-        "answer_unit": answer.unit.name if answer else None,
-        "sender_kind": report.sender_kind,
+        # Confidential: the keys are absent, not empty-but-hidden (in both indices).
         **({"sender_name": nfc(sender_name) or None, "sender_phone": report.sender_phone or None}
            if not report.confidential else {}),
         "field": report.field.slug,
@@ -112,10 +66,29 @@ def build_staff_document(report: Any) -> dict[str, Any]:
         "month": report.submitted_at.astimezone(VN_TZ).strftime("%Y-%m"),
         "location": ({"lat": report.lat, "lon": report.lon}
                      if report.lat is not None and report.lon is not None else None),
+    }
+
+
+def build_document(report: Any) -> dict[str, Any] | None:
+    """The public search document of ``report``, or None when it must not be in the index."""
+    if not report.published:
+        return None
+    return _fields(report, public=True)
+
+
+def build_staff_document(report: Any) -> dict[str, Any]:
+    """The staff index's document of ``report``: every report, whatever its status or publication.
+
+    Staff read the original text (not masked). The sender's name and phone are in it only when the
+    sender did not ask for confidentiality; a confidential sender is shown on the report's staff
+    page alone, where every display is audited. ``units`` (the assigned units) is the staff scope.
+    """
+    working = [a for a in report.answers if a.published_at is None]
+    return {
+        **_fields(report, public=False),
         "units": sorted(a.unit_id for a in report.assignments),
         "deadline_at": iso(report.deadline_at),
         "confidential": bool(report.confidential),
         "published": bool(report.published),
         "answer_state": working[-1].state if working else None,
     }
-    return doc

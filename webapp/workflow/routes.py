@@ -280,37 +280,34 @@ def _answer_or_404(answer_id: int) -> Answer:
     return answer
 
 
-@bp.post("/tra-loi/<int:answer_id>/duyet")
-@staff_required(RoleName.LEADER)
-def approve_answer(answer_id: int):
+def _decide(answer_id: int, action: Callable[[Answer], None], done: str):  # noqa: ANN202
+    """A leader's approval or return of an answer; another unit's answer is a 404, a wrong state a message."""
     answer = _answer_or_404(answer_id)
     try:
-        services.approve_answer(current_user, answer)
+        action(answer)
         db.session.commit()
-        flash(_("Đã duyệt và công bố trả lời; người gửi được báo qua SMS."), "success")
+        flash(done, "success")
     except WorkflowError as exc:
         db.session.rollback()
         if exc.status == 403:
             abort(403)
         flash(exc.message, "error")
     return redirect(url_for("workflow.report_page", code=answer.report.code))
+
+
+@bp.post("/tra-loi/<int:answer_id>/duyet")
+@staff_required(RoleName.LEADER)
+def approve_answer(answer_id: int):
+    return _decide(answer_id, lambda a: services.approve_answer(current_user, a),
+                   _("Đã duyệt và công bố trả lời; người gửi được báo qua SMS."))
 
 
 @bp.post("/tra-loi/<int:answer_id>/tra-lai")
 @staff_required(RoleName.LEADER)
 def return_answer(answer_id: int):
-    answer = _answer_or_404(answer_id)
-    form = forms.ReturnForm(prefix="return")
-    try:
-        services.return_answer(current_user, answer, form.note.data or "")
-        db.session.commit()
-        flash(_("Đã trả lại dự thảo để đơn vị sửa."), "success")
-    except WorkflowError as exc:
-        db.session.rollback()
-        if exc.status == 403:
-            abort(403)
-        flash(exc.message, "error")
-    return redirect(url_for("workflow.report_page", code=answer.report.code))
+    note = forms.ReturnForm(prefix="return").note.data or ""
+    return _decide(answer_id, lambda a: services.return_answer(current_user, a, note),
+                   _("Đã trả lại dự thảo để đơn vị sửa."))
 
 
 # -- answer templates ---------------------------------------------------------------------------------
