@@ -24,6 +24,16 @@ def wait_for_code(sms_file: Path, phone: str, timeout: float = 10.0) -> str:
     raise AssertionError("no SMS arrived")
 
 
+def login_by_otp(page, server, typed: str) -> None:
+    """On the login page: type the phone, ask for a code, read it from the SMS file, confirm."""
+    page.get_by_label("Số điện thoại").fill(typed)
+    page.get_by_role("button", name="Nhận mã qua SMS").click()
+    page.wait_for_url("**/dang-nhap/ma")
+    phone = re.sub(r"\D", "", typed)
+    page.get_by_label("Mã xác thực (6 chữ số)").fill(wait_for_code(Path(server.app.config["SMS_FILE_PATH"]), phone))
+    page.get_by_role("button", name="Xác nhận").click()
+
+
 @pytest.mark.parametrize("page", [{"width": 1280, "height": 900}, PHONE_WIDTH], indirect=True,
                          ids=["desktop", "phone"])
 def test_citizen_logs_in_by_otp(live_server, page):

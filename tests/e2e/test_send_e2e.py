@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 
 from PIL import Image
 
-from tests.e2e.test_login_e2e import wait_for_code
+from tests.e2e.test_login_e2e import login_by_otp
 
 
 def test_send_a_report_with_a_photo_then_find_it(live_server, page, tmp_path):
@@ -18,12 +17,7 @@ def test_send_a_report_with_a_photo_then_find_it(live_server, page, tmp_path):
     base = live_server.url
     page.goto(f"{base}/gui-phan-anh")
     page.wait_for_url(re.compile(r".*/dang-nhap\?next="))
-    page.get_by_label("Số điện thoại").fill("0912 000 444")
-    page.get_by_role("button", name="Nhận mã qua SMS").click()
-    page.wait_for_url("**/dang-nhap/ma")
-    page.get_by_label("Mã xác thực (6 chữ số)").fill(
-        wait_for_code(Path(live_server.app.config["SMS_FILE_PATH"]), "0912000444"))
-    page.get_by_role("button", name="Xác nhận").click()
+    login_by_otp(page, live_server, "0912 000 444")
     page.wait_for_url("**/gui-phan-anh")  # back where the citizen wanted to go
 
     page.get_by_label("Tiêu đề").fill("Đường Trưng Nữ Vương ngập nước sau mưa lớn")

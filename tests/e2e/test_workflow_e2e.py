@@ -5,13 +5,12 @@ leader approves it and the banner appears."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pyotp
 import pytest
 
-from tests.e2e.test_login_e2e import PHONE_WIDTH, wait_for_code
+from tests.e2e.test_login_e2e import PHONE_WIDTH, login_by_otp
 
 PASSWORD = "Mat-khau-rat-kho-2026"
 
@@ -69,12 +68,7 @@ def citizen_report(live_server, browser) -> tuple[object, str]:
     context = browser.new_context(locale="vi-VN", viewport=PHONE_WIDTH)
     page = context.new_page()
     page.goto(f"{live_server.url}/dang-nhap")
-    page.get_by_label("Số điện thoại").fill("0912 000 777")
-    page.get_by_role("button", name="Nhận mã qua SMS").click()
-    page.wait_for_url("**/dang-nhap/ma")
-    page.get_by_label("Mã xác thực (6 chữ số)").fill(
-        wait_for_code(Path(live_server.app.config["SMS_FILE_PATH"]), "0912000777"))
-    page.get_by_role("button", name="Xác nhận").click()
+    login_by_otp(page, live_server, "0912 000 777")
     page.wait_for_url(f"{live_server.url}/**")
     with live_server.app.app_context():
         user = db.session.scalar(select(User).where(User.phone == "0912000777"))

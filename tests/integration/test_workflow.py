@@ -64,12 +64,6 @@ def member(session, username: str, role: str, unit: Unit) -> User:
     return user
 
 
-def staff_in(make_staff, session, username: str, role: str, unit: Unit) -> User:
-    """A staff account that can log in, member of ``unit`` only."""
-    user = make_staff(username, role, unit=unit.slug)
-    return user
-
-
 # -- transitions --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("start", list(Status))
 def test_every_legal_move_is_recorded_and_every_illegal_one_refused(session, make_report, make_staff, start):
@@ -123,7 +117,7 @@ def test_intake_accepts_and_assigns_the_unit_answers_the_leader_approves_the_cit
     assert report.deadline_at.astimezone(VN).date().isoformat() == "2026-11-27"
     assert report.events[-1].actor.username == "tn-canbo" and "Sở Xây dựng Tây Ninh" in report.events[-1].note
 
-    officer = staff_login(staff_in(make_staff, session, "a-canbo", "officer", unit_a))
+    officer = staff_login(make_staff("a-canbo", "officer", unit=unit_a.slug))
     page = text(officer.get(f"/can-bo/pakn/{report.code}"))
     assert "Soạn trả lời" in page
     response = officer.post(f"/can-bo/pakn/{report.code}/tra-loi", content_type="multipart/form-data", data={
@@ -140,7 +134,7 @@ def test_intake_accepts_and_assigns_the_unit_answers_the_leader_approves_the_cit
     assert public.get(file_url).status_code == 404
     assert "gửi trả lời để lãnh đạo duyệt" not in text(public.get(f"/pakn/{report.code}"))  # internal step
 
-    leader = staff_login(staff_in(make_staff, session, "a-lanhdao", "leader", unit_a))
+    leader = staff_login(make_staff("a-lanhdao", "leader", unit=unit_a.slug))
     assert report.code in text(leader.get("/can-bo/"))  # "Trả lời chờ tôi duyệt"
     assert leader.post(f"/can-bo/tra-loi/{answer.id}/duyet").status_code == 302
     session.refresh(report)
@@ -250,8 +244,8 @@ def test_a_leader_returns_a_draft_which_is_fixed_and_resubmitted(session, make_r
     report = make_report(status="accepted")
     intake = make_staff("tn-7", "officer")
     services.assign(intake, report, [unit_a])
-    officer_user = staff_in(make_staff, session, "a-7", "officer", unit_a)
-    leader = staff_login(staff_in(make_staff, session, "al-7", "leader", unit_a))
+    officer_user = make_staff("a-7", "officer", unit=unit_a.slug)
+    leader = staff_login(make_staff("al-7", "leader", unit=unit_a.slug))
     answer = services.save_answer(officer_user, report, unit_a, "Bản nháp đầu.", [], submit=True)
     session.commit()
     no_note = leader.post(f"/can-bo/tra-loi/{answer.id}/tra-lai", data={"return-note": ""}, follow_redirects=True)
@@ -276,7 +270,7 @@ def test_an_empty_answer_keeps_the_form_and_a_bad_file_is_refused(session, make_
     report = make_report(status="accepted")
     services.assign(make_staff("tn-8", "officer"), report, [unit_a])
     session.commit()
-    officer = staff_login(staff_in(make_staff, session, "a-8", "officer", unit_a))
+    officer = staff_login(make_staff("a-8", "officer", unit=unit_a.slug))
     empty = officer.post(f"/can-bo/pakn/{report.code}/tra-loi", data={"answer-unit": str(unit_a.id), "answer-text": ""})
     assert empty.status_code == 400 and "Vui lòng nhập nội dung trả lời." in text(empty)
     bad = officer.post(f"/can-bo/pakn/{report.code}/tra-loi", content_type="multipart/form-data", data={
@@ -287,11 +281,11 @@ def test_an_empty_answer_keeps_the_form_and_a_bad_file_is_refused(session, make_
 
 
 def test_answer_templates_per_field(session, make_report, make_staff, staff_login, unit_a):
-    leader = staff_login(staff_in(make_staff, session, "al-9", "leader", unit_a))
+    leader = staff_login(make_staff("al-9", "leader", unit=unit_a.slug))
     response = leader.post("/can-bo/mau-tra-loi", data={"field": "giao-thong", "title": "Đã vá ổ gà",
                                                          "text": "Đơn vị đã vá ổ gà trên tuyến đường."})
     assert response.status_code == 302
-    officer_user = staff_in(make_staff, session, "a-9", "officer", unit_a)
+    officer_user = make_staff("a-9", "officer", unit=unit_a.slug)
     officer = staff_login(officer_user)
     assert officer.post("/can-bo/mau-tra-loi", data={"field": "giao-thong", "title": "x", "text": "y"}).status_code == 403
     report = make_report(status="accepted")
@@ -328,7 +322,7 @@ def test_overdue_reports_are_flagged_for_staff_and_the_public(app, session, cloc
         clock.now = datetime(2026, 11, 30, 17, 0, 1, tzinfo=UTC)  # 00:00:01 on 1/12
         assert services.is_overdue(report)
         assert "Quá hạn xử lý" in text(public.get(f"/pakn/{report.code}"))
-        officer = staff_login(staff_in(make_staff, session, "a-10", "officer", unit_a))
+        officer = staff_login(make_staff("a-10", "officer", unit=unit_a.slug))
         board = text(officer.get("/can-bo/"))
         assert "Quá hạn xử lý" in board and report.code in board.split("Quá hạn xử lý")[1]
         search.index()
@@ -376,7 +370,7 @@ def test_the_inbox_shows_each_unit_its_own_and_intake_everything(app, session, m
     only_new = text(intake.get("/can-bo/hop-thu?status=pending"))
     assert new.code in only_new and for_a.code not in only_new
 
-    a = staff_login(staff_in(make_staff, session, "a-12", "officer", unit_a))
+    a = staff_login(make_staff("a-12", "officer", unit=unit_a.slug))
     mine = text(a.get("/can-bo/hop-thu"))
     assert for_a.code in mine and secret.code in mine
     assert new.code not in mine and for_b.code not in mine
@@ -384,7 +378,7 @@ def test_the_inbox_shows_each_unit_its_own_and_intake_everything(app, session, m
     assert for_b.code not in text(a.get("/can-bo/hop-thu?q=thieu thuoc"))  # words do not cross the scope
     assert for_a.code in text(a.get("/can-bo/hop-thu?q=o ga"))  # Vietnamese-aware search, as in Tra cứu
 
-    b = staff_login(staff_in(make_staff, session, "b-12", "officer", unit_b))
+    b = staff_login(make_staff("b-12", "officer", unit=unit_b.slug))
     theirs = text(b.get("/can-bo/hop-thu"))
     assert for_b.code in theirs and for_a.code not in theirs and secret.code not in theirs
     # The public index holds none of the unpublished reports.
@@ -499,7 +493,7 @@ def test_permission_matrix(app, session, make_report, make_staff, staff_login, o
     else:
         target = {"intake": None, "a": unit_a, "b": unit_b}[kind]
         name = f"{kind}-{position}-m"
-        user = make_staff(name, position) if target is None else staff_in(make_staff, session, name, position, target)
+        user = make_staff(name, position) if target is None else make_staff(name, position, unit=target.slug)
         c = staff_login(user)
 
     results = (

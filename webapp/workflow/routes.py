@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -21,7 +20,7 @@ from indexer.jobs import get_engine
 from webapp.auth.models import RoleName, Unit, User
 from webapp.auth.services import now
 from webapp.extensions import db
-from webapp.reference.models import Field, Ward
+from webapp.reference.models import Field
 from webapp.reports.codes import normalize_code
 from webapp.reports.models import (
     STATUS_LABELS,
@@ -112,8 +111,20 @@ def _report_or_404(code: str) -> Report:
     return report
 
 
-def _assign_choices() -> list[tuple[int, str]]:
-    return [(u.id, u.name) for u in db.session.scalars(select(Unit).where(Unit.is_intake.is_(False)).order_by(Unit.name))]
+def _field_choices() -> list[tuple[str, str]]:
+    return list(search.reference().fields.items())  # cached per app, in display order
+
+
+def _set_choices(form: Any, report: Report) -> None:
+    """The choices of the assign, correct and answer forms (shown, or just submitted)."""
+    if isinstance(form, forms.AssignForm):
+        form.units.choices = [(u.id, u.name) for u in db.session.scalars(
+            select(Unit).where(Unit.is_intake.is_(False)).order_by(Unit.name))]
+    elif isinstance(form, forms.CorrectForm):
+        form.field.choices = _field_choices()
+        form.ward.choices = [(code, name) for code, (name, _province) in search.reference().wards.items()]
+    elif isinstance(form, forms.AnswerForm):
+        form.unit.choices = [(u.id, u.name) for u in services.answer_units(current_user, report)]
 
 
 def _forms(report: Report, bound: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -124,16 +135,10 @@ def _forms(report: Report, bound: dict[str, Any] | None = None) -> dict[str, Any
                       ("assign", forms.AssignForm), ("correct", forms.CorrectForm), ("answer", forms.AnswerForm),
                       ("close", forms.CloseForm)):
         out[name] = bound.get(name) or cls(formdata=None, prefix=name)
-    out["assign"].units.choices = _assign_choices()
-    correct = out["correct"]
-    correct.field.choices = [(f.slug, f.name) for f in db.session.scalars(select(Field).order_by(Field.position))]
-    provinces = [int(c) for c in current_app.config["PROVINCES"]]
-    correct.ward.choices = [(w.code, w.name) for w in db.session.scalars(
-        select(Ward).where(Ward.province_code.in_(provinces)).order_by(Ward.name))]
+        _set_choices(out[name], report)
+    correct, answer = out["correct"], out["answer"]
     if "correct" not in bound:
         correct.field.data, correct.ward.data = report.field.slug, report.ward_code
-    answer = out["answer"]
-    answer.unit.choices = [(u.id, u.name) for u in services.answer_units(current_user, report)]
     if "answer" not in bound and answer.unit.choices:
         unit_id = answer.unit.choices[0][0]
         working = services.working_answer(report, unit_id)
@@ -150,14 +155,13 @@ def _render(report: Report, bound: dict[str, Any] | None = None, status: int = 2
     db.session.commit()
     user = current_user
     return render_template(
-        "workflow/report.html", report=report, forms=_forms(report, bound), status=status,
+        "workflow/report.html", report=report, forms=_forms(report, bound),
         can_intake=services.is_intake(user) and report.status == Status.PENDING,
         can_assign=services.is_intake(user) and report.status in (Status.ACCEPTED, Status.PROCESSING),
         can_correct=services.can_correct(user, report), can_answer=services.can_answer(user, report),
         can_close=services.can_close(user, report), can_approve=services.can_approve,
         overdue=services.is_overdue(report), templates=services.templates_for(report),
-        return_form=forms.ReturnForm(formdata=None, prefix="return"),
-        tz=ZoneInfo(current_app.config["TIMEZONE"])), status
+        return_form=forms.ReturnForm(formdata=None, prefix="return")), status
 
 
 @bp.get("/pakn/<code>")
@@ -166,13 +170,11 @@ def report_page(code: str):
     return _render(_report_or_404(code))
 
 
-def _act(code: str, name: str, form_cls: type, action: Callable[[Report, Any], Any], done: str,
-         setup: Callable[[Any, Report], None] | None = None):  # noqa: ANN202
+def _act(code: str, name: str, form_cls: type, action: Callable[[Report, Any], Any], done: str):  # noqa: ANN202
     """Validate the submitted form, run the action, commit; on error the page comes back with the input."""
     report = _report_or_404(code)
     form = form_cls(prefix=name)
-    if setup is not None:
-        setup(form, report)
+    _set_choices(form, report)
     if form.validate_on_submit():
         try:
             action(report, form)
@@ -189,7 +191,7 @@ def _act(code: str, name: str, form_cls: type, action: Callable[[Report, Any], A
             else:
                 flash(exc.message, "error")
             report = _report_or_404(code)
-            return _render(report, {name: form}, exc.status if exc.status != 400 else 400)
+            return _render(report, {name: form}, exc.status)
     return _render(report, {name: form}, 400)
 
 
@@ -216,10 +218,6 @@ def duplicate(code: str):
                 _("Đã đánh dấu phản ánh trùng."))
 
 
-def _assign_setup(form: forms.AssignForm, report: Report) -> None:
-    form.units.choices = _assign_choices()
-
-
 @bp.post("/pakn/<code>/phan-cong")
 @staff_required(*STAFF)
 def assign(code: str):
@@ -227,14 +225,7 @@ def assign(code: str):
         units = list(db.session.scalars(select(Unit).where(Unit.id.in_(form.units.data or []))))
         services.assign(current_user, report, units, form.deadline.data, form.note.data or "")
 
-    return _act(code, "assign", forms.AssignForm, run, _("Đã phân công xử lý."), _assign_setup)
-
-
-def _correct_setup(form: forms.CorrectForm, report: Report) -> None:
-    form.field.choices = [(f.slug, f.name) for f in db.session.scalars(select(Field))]
-    provinces = [int(c) for c in current_app.config["PROVINCES"]]
-    form.ward.choices = [(w.code, w.name) for w in db.session.scalars(
-        select(Ward).where(Ward.province_code.in_(provinces)))]
+    return _act(code, "assign", forms.AssignForm, run, _("Đã phân công xử lý."))
 
 
 @bp.post("/pakn/<code>/sua")
@@ -242,11 +233,7 @@ def _correct_setup(form: forms.CorrectForm, report: Report) -> None:
 def correct(code: str):
     return _act(code, "correct", forms.CorrectForm,
                 lambda r, f: services.correct(current_user, r, f.field.data, f.ward.data),
-                _("Đã sửa thông tin phân loại."), _correct_setup)
-
-
-def _answer_setup(form: forms.AnswerForm, report: Report) -> None:
-    form.unit.choices = [(u.id, u.name) for u in services.answer_units(current_user, report)]
+                _("Đã sửa thông tin phân loại."))
 
 
 @bp.post("/pakn/<code>/tra-loi")
@@ -263,7 +250,7 @@ def answer(code: str):
     if not services.answer_units(current_user, _report_or_404(code)):
         abort(403)
     return _act(code, "answer", forms.AnswerForm, run,
-                _("Đã gửi trả lời để lãnh đạo duyệt.") if submit else _("Đã lưu bản nháp trả lời."), _answer_setup)
+                _("Đã gửi trả lời để lãnh đạo duyệt.") if submit else _("Đã lưu bản nháp trả lời."))
 
 
 @bp.post("/pakn/<code>/dong")
@@ -315,7 +302,7 @@ def return_answer(answer_id: int):
 @staff_required(*STAFF)
 def templates():
     form = forms.TemplateForm()
-    form.field.choices = [(f.slug, f.name) for f in db.session.scalars(select(Field).order_by(Field.position))]
+    form.field.choices = _field_choices()
     may_add = services.is_admin(current_user) or bool(services.unit_ids(current_user, RoleName.LEADER))
     status = 200
     if request.method == "POST":

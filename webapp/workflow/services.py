@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
-from flask import current_app
+from flask import current_app, g, has_request_context
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -70,10 +70,14 @@ def unit_ids(user: User, *roles: str) -> set[int]:
 
 
 def intake_unit_ids(user: User) -> set[int]:
+    """The user's intake units (asked once per request: every permission check needs them)."""
     ids = unit_ids(user)
     if not ids:
         return set()
-    return set(db.session.scalars(select(Unit.id).where(Unit.id.in_(ids), Unit.is_intake.is_(True))))
+    cache = g.setdefault("pakn_intake_units", {}) if has_request_context() else {}
+    if user.id not in cache:
+        cache[user.id] = set(db.session.scalars(select(Unit.id).where(Unit.id.in_(ids), Unit.is_intake.is_(True))))
+    return cache[user.id]
 
 
 def is_intake(user: User) -> bool:
