@@ -102,7 +102,13 @@ def register_extensions(app: Flask) -> None:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn) -> None:  # noqa: ANN001
-            conn.exec_driver_sql("BEGIN")
+            # IMMEDIATE: take the write lock when the transaction starts. With a deferred BEGIN, a
+            # request that reads a row and then writes it fails at once with "database is locked"
+            # (SQLITE_BUSY_SNAPSHOT, which busy_timeout does not retry) whenever a background job
+            # committed in between; an immediate one waits up to busy_timeout instead. The cost:
+            # transactions on SQLite (read-only ones too) run one at a time, which the embedded
+            # single-machine default can afford; PostgreSQL is the production database.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _migrations_dir():  # noqa: ANN202

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -131,3 +131,53 @@ def test_a_name_shared_by_wards_of_the_deployment_must_be_disambiguated(session,
     with pytest.raises(PlaceError, match="có nhiều xã/phường"):
         index.place("Tân An", None, [80, 8])  # Phường Tân An (Tây Ninh), Xã Tân An (Tuyên Quang)
     assert index.place("Tân An", "Tây Ninh", [80, 8]).ward_code == 27712
+
+
+def test_sqlite_read_then_write_survives_a_commit_from_another_thread(fresh_app, backend):
+    """A request reads a report and then changes it while a background job commits in between.
+
+    With a deferred BEGIN, SQLite in WAL mode refuses the request's write at once ("database is
+    locked", not retried by busy_timeout); the embedded default must wait instead.
+    """
+    if backend != "sqlite":
+        pytest.skip("SQLite's locking only")
+    import threading
+
+    from sqlalchemy import update
+
+    from webapp.extensions import db
+    from webapp.reference.models import Field
+    from webapp.reports.models import Report
+
+    app = fresh_app()
+    with app.app_context():
+        field = db.session.scalar(select(Field))
+        report = Report(code="PA-TEST-LOCK", title="A", content="B", field=field, province_code=80,
+                        submitted_at=datetime(2025, 1, 1, tzinfo=UTC))
+        db.session.add(report)
+        db.session.commit()
+        report_id, field_id = report.id, field.id
+    errors: list[BaseException] = []
+
+    def background_job() -> None:
+        with app.app_context():
+            try:
+                db.session.execute(update(Field).where(Field.id == field_id).values(deadline_days=7))
+                db.session.commit()
+            except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    with app.app_context():
+        seen = db.session.get(Report, report_id)      # the request reads …
+        job = threading.Thread(target=background_job)
+        job.start()
+        job.join(timeout=0.5)                         # … a job commits (or waits) meanwhile …
+        seen.title = "Đã sửa"                          # … and the request writes
+        db.session.commit()
+        job.join(timeout=10)
+        assert not job.is_alive() and errors == []
+        db.session.expire_all()
+        assert db.session.get(Report, report_id).title == "Đã sửa"
+        assert db.session.get(Field, field_id).deadline_days == 7
