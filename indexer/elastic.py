@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -321,6 +322,24 @@ class ElasticsearchEngine(SearchEngine):
                                       key=lambda kv: (-kv[1], kv[0]))
         total = response["hits"]["total"]["value"]
         return SearchResult(total=total, hits=hits, facets=facets, any_words=query.any_words)
+
+
+    def _scan(self, query: SearchQuery, batch: int) -> Iterator[dict[str, Any]]:
+        # A scroll over the query's own sort (preserve_order): one consistent snapshot, whatever
+        # the sort (search_after cannot page a relevance order reliably: scores are floats); the
+        # scroll context is cleared when the stream ends or is abandoned.
+        self.ensure_index()
+        body = self._body(replace(query, facets=False), analyze(query.q))
+        for key in ("highlight", "from", "size", "track_total_hits", "aggs"):
+            body.pop(key, None)
+        try:
+            for hit in helpers.scan(self.client, index=self.alias, query=body, size=batch,
+                                    preserve_order=True, scroll="2m"):
+                yield hit["_source"]
+        except NotFoundError:
+            return
+        except (TransportConnectionError, TransportError) as exc:
+            raise EngineUnavailable(f"không kết nối được Elasticsearch: {exc}") from exc
 
 
 def _strip_marks(text: str) -> str:

@@ -56,6 +56,20 @@ class SearchEngine(ABC):
     def _search(self, query: SearchQuery) -> SearchResult:
         """One search as asked (one round trip where the engine allows)."""
 
+    def scan(self, query: SearchQuery, batch: int = 500) -> Iterator[dict[str, Any]]:
+        """Every document matching ``query`` (not one page), in the query's order, as a stream.
+
+        Pages, facets and highlights are ignored; the any-word fallback is the caller's to ask for
+        (``query.any_words``), so that an export holds exactly the rows the search page counted.
+        Documents are fetched ``batch`` at a time, so memory does not grow with the result, and a
+        slow reader never blocks writers.
+        """
+        yield from self._scan(query, batch)
+
+    @abstractmethod
+    def _scan(self, query: SearchQuery, batch: int) -> Iterator[dict[str, Any]]:
+        """The engine's ``scan``."""
+
     @abstractmethod
     def revisions(self) -> Iterator[tuple[int, int]]:
         """Every (report id, revision) in the index, for reconcile."""

@@ -307,15 +307,9 @@ class SqliteEngine(SearchEngine):
             if terms:
                 self._match(conn, terms, query.any_words)
                 total, facets = self._count_matches(conn, query)
-                source = "m JOIN docs d ON d.id = m.id LEFT JOIN b ON b.id = m.id"
-                score = "(m.score + COALESCE(b.score, 0))"
             else:
-                source, score = "docs d", "0"
                 total, facets = self._count_all(conn, query)
-            where, params = self._filters(query)
-            order = {"relevance": f"{score} ASC, d.submitted_ts DESC, d.id DESC",
-                     "newest": "d.submitted_ts DESC, d.id DESC",
-                     "oldest": "d.submitted_ts ASC, d.id ASC"}[query.effective_sort]
+            source, score, where, params, order = self._select_parts(query, terms)
             rows = conn.execute(
                 f"SELECT d.id, d.doc, {score} FROM {source} WHERE {where} ORDER BY {order} "
                 "LIMIT ? OFFSET ?", [*params, query.per_page, query.offset]).fetchall() if total else []
@@ -326,6 +320,42 @@ class SqliteEngine(SearchEngine):
         result = SearchResult(total=total, hits=hits, facets=facets, any_words=query.any_words)
         self._cache.put(key, result)
         return result
+
+    def _select_parts(self, query: SearchQuery, terms: list[Term]) -> tuple[str, str, str, list[Any], str]:
+        """FROM, score, WHERE (with its parameters) and ORDER BY of a search (``_match`` run first)."""
+        if terms:
+            source = "m JOIN docs d ON d.id = m.id LEFT JOIN b ON b.id = m.id"
+            score = "(m.score + COALESCE(b.score, 0))"
+        else:
+            source, score = "docs d", "0"
+        where, params = self._filters(query)
+        order = {"relevance": f"{score} ASC, d.submitted_ts DESC, d.id DESC",
+                 "newest": "d.submitted_ts DESC, d.id DESC",
+                 "oldest": "d.submitted_ts ASC, d.id ASC"}[query.effective_sort]
+        return source, score, where, params, order
+
+    def _scan(self, query: SearchQuery, batch: int) -> Iterator[dict[str, Any]]:
+        # The matching ids, in order, go to a temporary table of this connection (SQLite's temp
+        # store, not Python memory); documents are then read by keyset pages, each its own short
+        # statement, so no read lock is held while the caller writes the previous page out.
+        terms = analyze(query.q)
+        with self._connect() as conn:
+            conn.executescript(SCHEMA)
+            if terms:
+                self._match(conn, terms, query.any_words)
+            source, _score, where, params, order = self._select_parts(query, terms)
+            conn.execute("DROP TABLE IF EXISTS temp.scan")
+            conn.execute("CREATE TEMP TABLE scan(pos INTEGER PRIMARY KEY, id INTEGER)")
+            conn.execute(f"INSERT INTO scan(id) SELECT d.id FROM {source} WHERE {where} ORDER BY {order}", params)
+            last = 0
+            while True:
+                rows = conn.execute("SELECT s.pos, d.doc FROM scan s JOIN docs d ON d.id = s.id "
+                                    "WHERE s.pos > ? ORDER BY s.pos LIMIT ?", (last, batch)).fetchall()
+                if not rows:
+                    break
+                last = rows[-1][0]
+                for _pos, raw in rows:
+                    yield json.loads(raw)
 
     def _count_all(self, conn: sqlite3.Connection, query: SearchQuery) -> tuple[int, dict[str, list[tuple[str, int]]]]:
         """Total and facets without words: GROUP BY over the indexed columns."""

@@ -142,6 +142,24 @@ def test_sort_and_pagination(engine):
     assert beyond.total == 7 and beyond.hits == []
 
 
+def test_scan_streams_every_match_in_order_across_batches(engine):
+    engine.bulk_upsert([doc(i, f"Ngập nước điểm {i}" if i % 3 else f"Mất điện điểm {i}", day=1 + i % 28,
+                            submitted_at=f"2025-03-01T{i // 60:02d}:{i % 60:02d}:00+00:00") for i in range(1, 121)])
+    flooded = [i for i in range(1, 121) if i % 3]
+    newest = [d["id"] for d in engine.scan(SearchQuery(q="ngap nuoc", sort="newest"), batch=7)]
+    assert newest == sorted(flooded, reverse=True)  # every match, not a page, nothing twice
+    oldest = [d["id"] for d in engine.scan(SearchQuery(q="ngap", sort="oldest", per_page=5, page=3), batch=50)]
+    assert oldest == flooded  # page and per_page are ignored
+    by_filter = list(engine.scan(SearchQuery(fields=["giao-thong"]), batch=1000))
+    assert len(by_filter) == 120 and by_filter[0]["title"] == "Mất điện điểm 120"
+    assert list(engine.scan(SearchQuery(q="xyzxyz"))) == []
+    # Relevance order is the search's own order.
+    engine.bulk_upsert([doc(500, "Ngập nước ngập nước ngập nước", submitted_at="2024-01-01T00:00:00+00:00")])
+    ranked = [d["id"] for d in engine.scan(SearchQuery(q="ngập nước"), batch=10)]
+    assert ranked[:5] == [h.id for h in engine.search(SearchQuery(q="ngập nước", per_page=5)).hits]
+    assert len(ranked) == len(flooded) + 1
+
+
 def test_facets_count_and_ignore_their_own_filter(engine):
     engine.bulk_upsert([
         doc(1, "ngập", ward_code=25708, field="cap-thoat-nuoc", status="answered", month="2025-03"),
