@@ -124,17 +124,22 @@ def register_security(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from webapp.api.openapi import bp as api_doc_bp
     from webapp.api.routes import bp as api_bp
     from webapp.auth.api import bp as auth_api_bp
     from webapp.auth.routes import bp as auth_bp
     from webapp.main.routes import bp as main_bp
+    from webapp.open311.routes import bp as open311_bp
+    from webapp.opendata.routes import bp as opendata_bp
     from webapp.reports.routes import bp as reports_bp
     from webapp.search.routes import bp as search_bp
     from webapp.staff.routes import bp as staff_bp
+    from webapp.stats.routes import bp as stats_bp
     from webapp.warnings.routes import bp as warnings_bp
     from webapp.workflow.routes import bp as workflow_bp
 
-    for bp in (main_bp, auth_bp, reports_bp, search_bp, warnings_bp, api_bp, auth_api_bp, staff_bp, workflow_bp):
+    for bp in (main_bp, auth_bp, reports_bp, search_bp, warnings_bp, api_bp, auth_api_bp, staff_bp, workflow_bp,
+               stats_bp, opendata_bp, open311_bp, api_doc_bp):
         app.register_blueprint(bp)
 
 
