@@ -12,12 +12,12 @@ from webapp.auth.models import (
     UserSession,
     user_roles,
 )
-from webapp.opendata.models import ApiKey, SavedSearch
+from webapp.opendata.models import ApiKey, SavedSearch, SavedSearchHit
 from webapp.reference.models import Field, LegacyPlace, Province, Ward
 from webapp.reports.models import Answer, AnswerTemplate, Assignment, Attachment, Report, StatusEvent, Upload
 from webapp.search.models import OutboxEntry
 from webapp.warnings.models import PublicWarning, warning_regions
 
-__all__ = ["ApiKey", "SavedSearch", "AnswerTemplate", "Assignment", "AuditEvent", "OidcIdentity", "OtpChallenge", "PhoneGuard", "UserSession", "Answer", "Attachment", "Field", "LegacyPlace", "Membership", "OutboxEntry", "Province",
+__all__ = ["ApiKey", "SavedSearch", "SavedSearchHit", "AnswerTemplate", "Assignment", "AuditEvent", "OidcIdentity", "OtpChallenge", "PhoneGuard", "UserSession", "Answer", "Attachment", "Field", "LegacyPlace", "Membership", "OutboxEntry", "Province",
            "PublicWarning", "Report", "Role", "StatusEvent", "Unit", "Upload", "User", "Ward", "user_roles",
            "warning_regions"]

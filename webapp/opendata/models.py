@@ -44,8 +44,8 @@ ALERT_FREQUENCY_LABELS = {AlertFrequency.NONE: _l("Không gửi thư"),
 class SavedSearch(db.Model):
     """A search a user keeps (its query string), and whether new matches are mailed to them.
 
-    ``seen_until`` is the publication time up to which matches have been sent (or, at creation,
-    the time the search was saved), so each report is mailed once.
+    Only reports published after the search was saved are ever mailed, each once
+    (``saved_search_hits``); ``checked_at`` is when alerts last looked for new matches.
     """
 
     __tablename__ = "saved_searches"
@@ -56,8 +56,19 @@ class SavedSearch(db.Model):
     query_string: Mapped[str] = mapped_column(Text, default="")
     frequency: Mapped[str] = mapped_column(String(16), default=AlertFrequency.NONE, index=True)
     email: Mapped[str | None] = mapped_column(String(254))
-    seen_until: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+
+
+class SavedSearchHit(db.Model):
+    """A report already mailed for a saved search: an alert never repeats a report."""
+
+    __tablename__ = "saved_search_hits"
+
+    saved_search_id: Mapped[int] = mapped_column(ForeignKey("saved_searches.id", ondelete="CASCADE"),
+                                                 primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
