@@ -61,6 +61,17 @@ def _holidays(value: list[str]) -> str | None:
     return None
 
 
+def _rate_limit(value: str) -> str | None:
+    from limits import parse_many
+
+    try:
+        if parse_many(value):
+            return None
+    except ValueError:
+        pass
+    return f"'{value}' không phải giới hạn hợp lệ, ví dụ 120/minute (not a rate limit)"
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("INSTANCE_PATH", "str", "instance",
             "Folder holding everything local to one instance (SQLite database, embedded "
@@ -133,8 +144,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("OIDC_GOOGLE_CLIENT_ID", "str", "", "Google client id (empty hides the Google button)."),
     Setting("OIDC_GOOGLE_CLIENT_SECRET", "str", "", "Google client secret."),
     Setting("RATE_LIMITS", "bool", True,
-            "Per-client request limits on login endpoints (Flask-Limiter; Redis storage when REDIS_URL "
-            "is set)."),
+            "Per-client request limits on login endpoints and on /api/v1 and /open311 (Flask-Limiter; "
+            "Redis storage when REDIS_URL is set)."),
+    Setting("API_RATE_LIMIT", "str", "120/minute",
+            "Limit of requests to /api/v1 and /open311 without an API key, per client IP (Flask-Limiter "
+            "syntax, e.g. '120/minute' or '10/second;1000/hour'); a key has its own limit.",
+            check=_rate_limit),
     Setting("JOBS_SYNC", "bool", False,
             "Run background jobs right after the commit in the same thread (tests only)."),
     Setting("SMS_BACKEND", "choice", "file",
@@ -154,6 +169,21 @@ SETTINGS: tuple[Setting, ...] = (
             choices=("console", "file", "smtp")),
     Setting("MAIL_FILE_PATH", "str", "",
             "File the 'file' mail backend appends to; empty = <instance>/mail.jsonl."),
+    Setting("PUBLIC_URL", "url", "",
+            "Address of the portal as citizens reach it (e.g. https://pakn.tayninh.gov.vn), used for "
+            "links in e-mail sent by jobs; empty = http://HOST:PORT.", schemes=("http", "https")),
+    Setting("MAIL_FROM", "str", "no-reply@pakn.local", "Sender address of the portal's e-mail."),
+    Setting("MAIL_FROM_NAME", "str", "Cổng PAKN", "Sender name of the portal's e-mail."),
+    Setting("MAIL_SMTP_HOST", "str", "", "The 'smtp' mail backend: server host."),
+    Setting("MAIL_SMTP_PORT", "int", 587, "The 'smtp' mail backend: server port.", min_value=1),
+    Setting("MAIL_SMTP_SECURITY", "choice", "starttls",
+            "The 'smtp' mail backend: 'starttls', 'ssl' (implicit TLS, usually port 465) or 'none' "
+            "(only for a relay on the same host).", choices=("starttls", "ssl", "none")),
+    Setting("MAIL_SMTP_USERNAME", "str", "", "The 'smtp' mail backend: login (empty = no login)."),
+    Setting("MAIL_SMTP_PASSWORD", "str", "", "The 'smtp' mail backend: password."),
+    Setting("ALERTS_DAILY_HOUR", "int", 7,
+            "Hour (in TIMEZONE) after which the daily e-mail of each saved search is sent.",
+            min_value=0, check=lambda v: None if v <= 23 else "giờ phải từ 0 đến 23 (hour must be 0–23)"),
     Setting("UPLOAD_PATH", "str", "",
             "Folder for uploaded attachments, outside the web root; empty = <instance>/uploads."),
     Setting("UPLOAD_MAX_FILES", "int", 5, "Attachments per report, at most.", min_value=0),

@@ -49,7 +49,7 @@ class InlineRunner:
 
     def _loop(self) -> None:
         from indexer.engine import EngineUnavailable
-        from indexer.jobs import drain_outbox
+        from indexer.jobs import drain_and_alert
 
         while not self.stopped:
             self.wake.wait(self.interval)
@@ -58,7 +58,7 @@ class InlineRunner:
                 return
             with self.app.app_context():
                 try:
-                    drain_outbox()
+                    drain_and_alert()
                 except EngineUnavailable as exc:
                     log.warning("search engine unavailable, backlog kept for the next sweep: %s", exc)
                 except Exception:

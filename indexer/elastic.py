@@ -262,6 +262,8 @@ class ElasticsearchEngine(SearchEngine):
             base_filters.append({"terms": {"units": list(query.units)}})
         if query.deadline_before is not None:
             base_filters.append({"range": {"deadline_at": {"lt": query.deadline_before.isoformat()}}})
+        if query.published_after is not None:
+            base_filters.append({"range": {"published_at": {"gt": query.published_after.isoformat()}}})
         main: dict[str, Any] = {"bool": {"filter": base_filters}}
         if terms:
             main["bool"]["must"] = [self._text_query(terms, query.any_words)]

@@ -120,11 +120,21 @@ def drain_outbox(batch_size: int = 500, engine: SearchEngine | None = None,
 def drain_job() -> int:
     """RQ entry point: drain the outbox inside an app context (the worker's, or a new one)."""
     if has_app_context():
-        return drain_outbox()
+        return drain_and_alert()
     from webapp import create_app
 
     with create_app().app_context():
-        return drain_outbox()
+        return drain_and_alert()
+
+
+def drain_and_alert() -> int:
+    """Drain the outbox, then mail the saved-search alerts that are due (newly indexed reports
+    are what alerts look for, so they run right after; an alert failure never fails the drain)."""
+    from webapp.opendata.alerts import tick
+
+    done = drain_outbox()
+    tick()
+    return done
 
 
 def public_documents(batch: int = 1000, scope: str = "public") -> Iterator[dict[str, Any]]:

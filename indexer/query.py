@@ -88,6 +88,7 @@ class SearchQuery:
     date_to: datetime | None = None          # exclusive, UTC
     units: tuple[int, ...] | None = None     # staff scope: documents assigned to any of these units
     deadline_before: datetime | None = None  # staff: documents whose deadline is before this (overdue)
+    published_after: datetime | None = None  # documents published strictly after this (alerts)
     sort: str = ""                           # "" = relevance with q, newest without
     page: int = 1
     per_page: int = 20

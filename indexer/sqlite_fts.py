@@ -293,6 +293,11 @@ class SqliteEngine(SearchEngine):
         if query.deadline_before is not None:
             clauses.append("unixepoch(json_extract(d.doc, '$.deadline_at')) < ?")
             params.append(_epoch(query.deadline_before))
+        if query.published_after is not None:
+            # Milliseconds since the epoch (julianday reads fractions and offsets on every SQLite 3)
+            clauses.append("CAST(round((julianday(json_extract(d.doc, '$.published_at')) - 2440587.5) "
+                           "* 86400000) AS INTEGER) > ?")
+            params.append(int(query.published_after.timestamp() * 1000))
         return (" AND ".join(clauses) or "1"), params
 
     def _search(self, query: SearchQuery) -> SearchResult:
@@ -329,7 +334,10 @@ class SqliteEngine(SearchEngine):
         else:
             source, score = "docs d", "0"
         where, params = self._filters(query)
-        order = {"relevance": f"{score} ASC, d.submitted_ts DESC, d.id DESC",
+        # Words that are all punctuation ("???") leave no terms: rank by date, since a constant
+        # "0" in ORDER BY would be read as a column number and fail.
+        by_score = f"{score} ASC, " if terms else ""
+        order = {"relevance": f"{by_score}d.submitted_ts DESC, d.id DESC",
                  "newest": "d.submitted_ts DESC, d.id DESC",
                  "oldest": "d.submitted_ts ASC, d.id ASC"}[query.effective_sort]
         return source, score, where, params, order

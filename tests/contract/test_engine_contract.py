@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -158,6 +159,18 @@ def test_scan_streams_every_match_in_order_across_batches(engine):
     ranked = [d["id"] for d in engine.scan(SearchQuery(q="ngập nước"), batch=10)]
     assert ranked[:5] == [h.id for h in engine.search(SearchQuery(q="ngập nước", per_page=5)).hits]
     assert len(ranked) == len(flooded) + 1
+
+
+def test_published_after_keeps_documents_published_later(engine):
+    from datetime import UTC
+
+    engine.bulk_upsert([doc(1, "Công khai sớm", published_at="2025-03-01T10:00:00+00:00"),
+                        doc(2, "Công khai muộn", published_at="2025-03-01T10:00:01.250000+00:00"),
+                        doc(3, "Công khai sau nữa", published_at="2025-03-02T08:00:00+07:00")])
+    after = SearchQuery(published_after=datetime(2025, 3, 1, 10, 0, tzinfo=UTC))
+    assert sorted(ids(engine.search(after))) == [2, 3]  # strictly after
+    assert [d["id"] for d in engine.scan(replace(after, published_after=datetime(2025, 3, 1, 11, tzinfo=UTC)))] \
+        == [3]
 
 
 def test_facets_count_and_ignore_their_own_filter(engine):

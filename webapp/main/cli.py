@@ -46,6 +46,10 @@ def serve() -> None:
   Mã OTP (SMS thử nghiệm) được ghi vào: {app.config['SMS_FILE_PATH']}
   Nhấn Ctrl+C để dừng.
 {bar}""")
+    if not app.config["REDIS_URL"] and app.config["INDEXER_INLINE"]:
+        from indexer.dispatch import runner
+
+        runner(app).start()  # sweeps the outbox and sends due saved-search alerts from the start
     run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 
 

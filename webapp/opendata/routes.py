@@ -2,6 +2,241 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+
+from webapp.extensions import db
+from webapp.opendata import exports
+from webapp.opendata.alerts import params_of, saved_id_from_token
+from webapp.opendata.forms import SavedSearchForm
+from webapp.opendata.models import ALERT_FREQUENCY_LABELS, AlertFrequency, SavedSearch
+from webapp.search import services
+from webapp.search.routes import KEPT_PARAMS
+from webapp.search.services import EngineUnavailable, ParamError
 
 bp = Blueprint("opendata", __name__)
+FEED_SIZE = 50
+
+
+def _error(code: str, message: str, status: int, field: str | None = None):
+    return jsonify(error={"code": code, "message": message, "field": field}), status
+
+
+def _export_query():
+    """The checked query of an export, or an error response (before any byte of the file)."""
+    if "phone" in request.args:
+        return None, _error("phone_in_url", _("Không gửi số điện thoại trên địa chỉ URL; tải xuống không hỗ "
+                                              "trợ tìm theo số điện thoại."), 400, "phone")
+    try:
+        query, total = exports.prepare(services.parse_params(request.args))
+    except ParamError as exc:
+        return None, (jsonify(exc.as_json()), 400)
+    except EngineUnavailable:
+        return None, _error(services.UNAVAILABLE_CODE, services.unavailable_message(), 503)
+    return (query, total), None
+
+
+def _stream(chunks, mimetype: str, ext: str, total: int) -> Response:
+    stamp = datetime.now(UTC).astimezone(exports.ZoneInfo(current_app.config["TIMEZONE"])).strftime("%Y%m%d-%H%M")
+    response = Response(stream_with_context(chunks), mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="pakn-tra-cuu-{stamp}.{ext}"'
+    response.headers["X-Total-Count"] = str(total)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/api/v1/reports.csv")
+def export_csv():
+    """Every public report matching the search parameters, as CSV (UTF-8 with BOM)."""
+    prepared, failure = _export_query()
+    if failure:
+        return failure
+    query, total = prepared
+    return _stream(exports.csv_chunks(exports.rows(query)), "text/csv; charset=utf-8", "csv", total)
+
+
+@bp.get("/api/v1/reports.jsonl")
+def export_jsonl():
+    """Every public report matching the search parameters, one JSON object per line."""
+    prepared, failure = _export_query()
+    if failure:
+        return failure
+    query, total = prepared
+    return _stream(exports.jsonl_chunks(exports.rows(query)), "application/x-ndjson", "jsonl", total)
+
+
+@bp.get("/tra-cuu/feed.atom")
+def search_feed():
+    """The newest public reports of a search (same parameters as Tra cứu) as an Atom feed."""
+    if "phone" in request.args:
+        return Response(_("Nguồn tin không hỗ trợ tìm theo số điện thoại."), 400, mimetype="text/plain")
+    try:
+        query = services.parse_params(request.args)
+    except ParamError as exc:
+        return Response(exc.message, 400, mimetype="text/plain")
+    query.sort, query.page, query.per_page, query.facets = "newest", 1, FEED_SIZE, False
+    try:
+        result = services.run_search(query)
+    except EngineUnavailable:
+        return Response(services.unavailable_message(), 503, mimetype="text/plain",
+                        headers={"Retry-After": "120"})
+    items = [(hit.doc, services.item_json(hit.doc)) for hit in result.hits]
+    updated = max((datetime.fromisoformat(d.get("published_at") or d["submitted_at"]) for d, _i in items),
+                  default=datetime(2020, 1, 1, tzinfo=UTC))
+    kept = MultiDict((k, v) for k, v in request.args.items(multi=True) if k not in ("page", "per_page", "sort"))
+    return Response(render_template("opendata/search_feed.atom", items=items, updated=updated, params=kept,
+                                    title=feed_title(kept)),
+                    mimetype="application/atom+xml")
+
+
+def feed_title(params: MultiDict) -> str:
+    """A readable title for a search: its words and filters, e.g. "ngập nước · Giao thông"."""
+    ref = services.reference()
+    parts = []
+    if params.get("q"):
+        parts.append(f"“{params['q']}”")
+    for key in ("field", "region", "type", "status"):
+        for value in params.getlist(key):
+            if key == "region" and value.isdigit() and int(value) in ref.provinces:
+                parts.append(ref.provinces[int(value)])
+            else:
+                parts.append(str(services.facet_labels(key, value)))
+    if params.get("from") or params.get("to"):
+        parts.append(f"{params.get('from') or '…'} – {params.get('to') or '…'}")
+    return " · ".join(parts) or _("Tất cả phản ánh công khai")
+
+
+# -- saved searches ------------------------------------------------------------------------------------
+MAX_SAVED = 50
+
+
+def _login_first():  # noqa: ANN202
+    flash(_("Vui lòng đăng nhập để lưu tìm kiếm và nhận thư báo."), "error")
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def _search_params(source: MultiDict) -> MultiDict:
+    """The shareable search parameters (never a phone, page or token) in a stable order."""
+    kept = MultiDict()
+    for key in KEPT_PARAMS:
+        if key in ("per_page", "sort"):
+            continue
+        for value in source.getlist(key):
+            if value.strip():
+                kept.add(key, value.strip())
+    return kept
+
+
+def _mine(saved_id: int) -> SavedSearch:
+    saved = db.session.get(SavedSearch, saved_id)
+    if saved is None or saved.user_id != current_user.id:
+        abort(404)
+    return saved
+
+
+@bp.route("/tim-kiem-da-luu/moi", methods=["GET", "POST"])
+def saved_new():
+    """Save the search given by the query string (a form shows its name and the alert choice)."""
+    if not current_user.is_authenticated:
+        return _login_first()
+    params = _search_params(request.args)
+    error = None
+    try:
+        services.parse_params(params)
+    except ParamError as exc:
+        error = exc.message
+    form = SavedSearchForm()
+    if request.method == "GET":
+        form.name.data = feed_title(params)[:200]
+        form.email.data = current_user.email
+    count = db.session.scalar(select(db.func.count()).select_from(SavedSearch)
+                              .where(SavedSearch.user_id == current_user.id)) or 0
+    if count >= MAX_SAVED:
+        error = _("Bạn đã lưu %(n)d tìm kiếm, mức tối đa; hãy xoá bớt trước khi lưu thêm.", n=MAX_SAVED)
+    if error is None and form.validate_on_submit():
+        saved = SavedSearch(user_id=current_user.id, name=form.name.data.strip(), query_string=urlencode(
+            list(params.items(multi=True))), frequency=form.frequency.data,
+            email=(form.email.data or "").strip() or None)
+        db.session.add(saved)
+        db.session.commit()
+        flash(_("Đã lưu tìm kiếm “%(name)s”.", name=saved.name), "success")
+        return redirect(url_for("opendata.saved_list"))
+    return render_template("opendata/saved_new.html", form=form, params=params, error=error,
+                           summary=feed_title(params)), (400 if error or form.errors else 200)
+
+
+@bp.get("/tim-kiem-da-luu")
+def saved_list():
+    if not current_user.is_authenticated:
+        return _login_first()
+    items = db.session.scalars(select(SavedSearch).where(SavedSearch.user_id == current_user.id)
+                               .order_by(SavedSearch.created_at.desc(), SavedSearch.id.desc())).all()
+    forms = {}
+    for saved in items:
+        form = SavedSearchForm(prefix=f"s{saved.id}", formdata=None, obj=saved)
+        forms[saved.id] = form
+    return render_template("opendata/saved_list.html", items=items, forms=forms, params_of=params_of,
+                           labels=ALERT_FREQUENCY_LABELS, feed_title=feed_title)
+
+
+@bp.post("/tim-kiem-da-luu/<int:saved_id>")
+def saved_update(saved_id: int):
+    if not current_user.is_authenticated:
+        return _login_first()
+    saved = _mine(saved_id)
+    form = SavedSearchForm(prefix=f"s{saved.id}")
+    if form.validate_on_submit():
+        saved.name = form.name.data.strip()
+        saved.frequency = form.frequency.data
+        saved.email = (form.email.data or "").strip() or None
+        db.session.commit()
+        flash(_("Đã cập nhật “%(name)s”.", name=saved.name), "success")
+        return redirect(url_for("opendata.saved_list"))
+    for errors in form.errors.values():
+        for message in errors:
+            flash(f"{saved.name}: {message}", "error")
+    return redirect(url_for("opendata.saved_list"))
+
+
+@bp.post("/tim-kiem-da-luu/<int:saved_id>/xoa")
+def saved_delete(saved_id: int):
+    if not current_user.is_authenticated:
+        return _login_first()
+    saved = _mine(saved_id)
+    db.session.delete(saved)
+    db.session.commit()
+    flash(_("Đã xoá tìm kiếm “%(name)s”.", name=saved.name), "success")
+    return redirect(url_for("opendata.saved_list"))
+
+
+@bp.route("/tim-kiem-da-luu/huy/<token>", methods=["GET", "POST"])
+def unsubscribe(token: str):
+    """The link in every alert: asks to confirm (mail scanners open links), then stops the mail."""
+    saved_id = saved_id_from_token(token)
+    saved = db.session.get(SavedSearch, saved_id) if saved_id is not None else None
+    if saved is None:
+        return render_template("opendata/unsubscribe.html", saved=None), 404
+    done = False
+    if request.method == "POST":
+        saved.frequency = AlertFrequency.NONE
+        db.session.commit()
+        done = True
+    return render_template("opendata/unsubscribe.html", saved=saved, done=done, token=token)

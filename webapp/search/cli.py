@@ -134,7 +134,7 @@ def worker_command(burst: bool) -> None:
 
     from indexer.dispatch import QUEUE_NAME, redis_connection
     from indexer.engine import EngineUnavailable
-    from indexer.jobs import drain_outbox
+    from indexer.jobs import drain_and_alert
     from webapp.extensions import db
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -147,7 +147,7 @@ def worker_command(burst: bool) -> None:
         while not stop.wait(app.config["INDEXER_SWEEP_SECONDS"]):
             with app.app_context():
                 try:
-                    drain_outbox()
+                    drain_and_alert()
                 except EngineUnavailable as exc:
                     app.logger.warning("sweep: search engine unavailable: %s", exc)
                 except Exception:

@@ -12,13 +12,14 @@ from webapp.search.services import EngineUnavailable, ParamError
 
 bp = Blueprint("search", __name__)
 LIST_PARAMS = ("region", "field", "type", "status")
-KEPT_PARAMS = ("q", *LIST_PARAMS, "from", "to", "sort", "per_page")
+FILTER_PARAMS = ("q", *LIST_PARAMS, "from", "to")
+KEPT_PARAMS = (*FILTER_PARAMS, "sort", "per_page")
 
 
-def _kept(source: MultiDict) -> MultiDict:
-    """The shareable parameters of a search (never the phone, never the CSRF token)."""
+def kept_params(source: MultiDict, keys: tuple[str, ...] = KEPT_PARAMS) -> MultiDict:
+    """The shareable parameters of a search (never the phone, never the CSRF token), non-empty."""
     kept = MultiDict()
-    for key in KEPT_PARAMS:
+    for key in keys:
         for value in source.getlist(key):
             if value.strip():
                 kept.add(key, value.strip())
@@ -29,7 +30,7 @@ def _kept(source: MultiDict) -> MultiDict:
 def index():
     # A phone search comes as POST so that the number never appears in a URL or a server log.
     source = request.form if request.method == "POST" else request.args
-    params = _kept(source)
+    params = kept_params(source)
     if source.get("page"):
         params["page"] = source["page"]
     phone = source.get("phone", "").strip() if request.method == "POST" else ""
@@ -38,6 +39,8 @@ def index():
         "params": params, "phone": phone, "ref": ref, "sorts": SORTS, "error": None, "result": None,
         "query": None, "status_labels": {k.value: v for k, v in STATUS_LABELS.items()},
         "type_labels": {k.value: v for k, v in REPORT_TYPE_LABELS.items()},
+        # The same search, for its exports, feed and saved search (every result, so no page).
+        "open_params": {k: v for k, v in params.to_dict(flat=False).items() if k != "page"},
         "advanced_open": any(params.get(k) for k in ("region", "field", "from", "to", "type", "status")),
     }
     status_code = 200

@@ -1,0 +1,185 @@
+"""E-mail alerts of saved searches: the public reports that newly match, daily or at once.
+
+``send_due`` is the job: the indexer's background thread (embedded mode) and the RQ worker's sweep
+call ``tick`` after each outbox drain, and ``flask alerts send`` does the same from cron. Each saved
+search is handled in its own transaction: the mail is sent, then the reports in it are recorded
+(``saved_search_hits``) and the search marked checked. A mail that fails leaves nothing recorded,
+so the next run tries again; a report already recorded is never mailed again, so a job that runs
+twice, or two workers at once, cannot send a report twice to the same search.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import current_app, url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import delete, select
+from werkzeug.datastructures import MultiDict
+
+from indexer.engine import EngineUnavailable
+from indexer.jobs import get_engine
+from webapp.extensions import db
+from webapp.mail import MailError, send_mail
+from webapp.opendata.models import AlertFrequency, SavedSearch, SavedSearchHit
+from webapp.search import services
+
+log = logging.getLogger("webapp.alerts")
+# Reports can be indexed a little after their publication time: each run looks back this far and
+# skips what it already sent.
+LOOKBACK = timedelta(days=1)
+MAX_ITEMS = 50           # reports listed in one mail (the rest: "and N more", with a link)
+HITS_KEPT = timedelta(days=30)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def params_of(saved: SavedSearch) -> MultiDict:
+    from urllib.parse import parse_qsl
+
+    return MultiDict(parse_qsl(saved.query_string, keep_blank_values=False))
+
+
+def is_due(saved: SavedSearch, at: datetime) -> bool:
+    """Immediate searches are due at every run; daily ones once per local day, after the hour."""
+    if saved.frequency == AlertFrequency.IMMEDIATE:
+        return True
+    if saved.frequency != AlertFrequency.DAILY:
+        return False
+    tz = ZoneInfo(current_app.config["TIMEZONE"])
+    local = at.astimezone(tz)
+    if local.hour < current_app.config["ALERTS_DAILY_HOUR"]:
+        return False
+    return saved.checked_at is None or saved.checked_at.astimezone(tz).date() < local.date()
+
+
+def new_matches(saved: SavedSearch, at: datetime) -> list[dict[str, Any]]:
+    """Public documents matching the search, published since it was saved, not mailed before."""
+    query = services.parse_params(params_of(saved))
+    since = max(saved.created_at, (saved.checked_at or saved.created_at) - LOOKBACK)
+    query = replace(query, published_after=since, sort="newest", facets=False)
+    sent = set(db.session.scalars(select(SavedSearchHit.report_id)
+                                  .where(SavedSearchHit.saved_search_id == saved.id)))
+    return [doc for doc in get_engine().scan(query) if doc["id"] not in sent]
+
+
+def unsubscribe_token(saved: SavedSearch) -> str:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="pakn-alerts").dumps(saved.id)
+
+
+def saved_id_from_token(token: str) -> int | None:
+    try:
+        value = URLSafeSerializer(current_app.config["SECRET_KEY"], salt="pakn-alerts").loads(token)
+    except BadSignature:
+        return None
+    return value if isinstance(value, int) else None
+
+
+def compose(saved: SavedSearch, docs: list[dict[str, Any]]) -> tuple[str, str]:
+    """Subject and plain-text body (Vietnamese) of one alert."""
+    params = params_of(saved)
+    search_link = url_for("search.index", _external=True, **params.to_dict(flat=False))
+    subject = _("[PAKN] %(n)d phản ánh mới: %(name)s", n=len(docs), name=saved.name)
+    lines = [_("Tìm kiếm đã lưu \"%(name)s\" có %(n)d phản ánh mới được công khai:", name=saved.name, n=len(docs)), ""]
+    for doc in docs[:MAX_ITEMS]:
+        item = services.item_json(doc)
+        lines.append(f"• {item['code']} — {item['title']}")
+        place = ", ".join(p for p in (item["region"]["ward"], item["region"]["province"]) if p)
+        lines.append(f"  {item['status']['label']} · {item['field']['name']} · {place}")
+        lines.append(f"  {item['url']}")
+        lines.append("")
+    if len(docs) > MAX_ITEMS:
+        lines.append(_("… và %(n)d phản ánh khác.", n=len(docs) - MAX_ITEMS))
+        lines.append("")
+    lines += [_("Xem tất cả kết quả: %(url)s", url=search_link),
+              _("Quản lý tìm kiếm đã lưu: %(url)s", url=url_for("opendata.saved_list", _external=True)),
+              _("Ngừng nhận thư này: %(url)s",
+                url=url_for("opendata.unsubscribe", token=unsubscribe_token(saved), _external=True))]
+    return subject, "\n".join(lines)
+
+
+def send_one(saved: SavedSearch, at: datetime) -> int:
+    """Mail the new matches of one saved search; returns how many reports were mailed."""
+    docs = new_matches(saved, at)
+    if docs and saved.email:
+        with force_locale("vi"):
+            subject, text = compose(saved, docs)
+        unsubscribe = url_for("opendata.unsubscribe", token=unsubscribe_token(saved), _external=True)
+        send_mail(saved.email, subject, text, headers={"List-Unsubscribe": f"<{unsubscribe}>"})
+        for doc in docs:
+            db.session.add(SavedSearchHit(saved_search_id=saved.id, report_id=doc["id"], sent_at=at))
+        saved.last_sent_at = at
+    saved.checked_at = at
+    return len(docs) if saved.email else 0
+
+
+def links_context():  # noqa: ANN201 - a context manager
+    """A request context on PUBLIC_URL, so that links in mail sent by a job point at the portal."""
+    from contextlib import nullcontext
+
+    from flask import has_request_context
+
+    if has_request_context():
+        return nullcontext()
+    config = current_app.config
+    base = config["PUBLIC_URL"] or f"http://{'127.0.0.1' if config['HOST'] in ('0.0.0.0', '') else config['HOST']}:{config['PORT']}"  # noqa: S104
+    return current_app.test_request_context("/", base_url=base)
+
+
+def send_due(at: datetime | None = None) -> dict[str, int]:
+    """The job: every saved search that is due gets its mail. Returns counts for the CLI."""
+    with links_context():
+        return _send_due(at or now())
+
+
+def _send_due(at: datetime) -> dict[str, int]:
+    counts = {"checked": 0, "mailed": 0, "reports": 0, "failed": 0}
+    ids = db.session.scalars(select(SavedSearch.id).where(
+        SavedSearch.frequency.in_([AlertFrequency.IMMEDIATE, AlertFrequency.DAILY]))
+        .order_by(SavedSearch.id)).all()
+    db.session.rollback()
+    for saved_id in ids:
+        saved = db.session.execute(select(SavedSearch).where(SavedSearch.id == saved_id)
+                                   .with_for_update(skip_locked=True)).scalar_one_or_none()
+        if saved is None or not is_due(saved, at):
+            db.session.rollback()
+            continue
+        try:
+            mailed = send_one(saved, at)
+            db.session.commit()
+        except (MailError, EngineUnavailable) as exc:
+            db.session.rollback()
+            counts["failed"] += 1
+            log.warning("alert of saved search %s not sent, next run retries: %s", saved_id, exc)
+            continue
+        except services.ParamError as exc:  # the reference data changed under a saved search
+            saved.checked_at = at
+            db.session.commit()
+            log.warning("saved search %s no longer valid: %s", saved_id, exc.message)
+            continue
+        counts["checked"] += 1
+        counts["mailed"] += 1 if mailed else 0
+        counts["reports"] += mailed
+    db.session.execute(delete(SavedSearchHit).where(SavedSearchHit.sent_at < at - HITS_KEPT))
+    db.session.commit()
+    return counts
+
+
+def tick() -> None:
+    """Called by the indexer's sweeps after a drain; never raises into them."""
+    try:
+        if db.session.scalar(select(SavedSearch.id).where(
+                SavedSearch.frequency.in_([AlertFrequency.IMMEDIATE, AlertFrequency.DAILY])).limit(1)) is None:
+            return
+        send_due()
+    except Exception:
+        db.session.rollback()
+        log.exception("alerts run failed; the next sweep retries")

@@ -1,0 +1,97 @@
+"""Exports of a search: every matching public report as CSV or JSON lines, streamed.
+
+Rows come from the search contract's ``scan`` (public documents only, so nothing the document
+builder kept out — a confidential sender, an unpublished report — can reach a file), a batch at a
+time, and are written out as they come: memory does not grow with the number of rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+
+from indexer.jobs import get_engine
+from indexer.query import SearchQuery
+from webapp.search import services
+
+BOM = "\ufeff"
+ROWS_PER_CHUNK = 200
+
+# Column → how to read it from the public item (``services.item_json``) and its document.
+CSV_COLUMNS = (
+    "code", "type", "title", "content", "status", "status_label", "field", "field_name", "ward_code",
+    "ward", "province", "legacy_place", "address", "sender_kind", "sender_name", "phone_masked",
+    "submitted_at", "published_at", "answer_unit", "answer", "lat", "lon", "url",
+)
+
+
+def prepare(query: SearchQuery) -> tuple[SearchQuery, int]:
+    """The query an export runs (with the page's any-word fallback decided) and its row count.
+
+    Runs one small search first, so that a bad parameter or an engine that is down is answered
+    with an error before any byte of the file is sent.
+    """
+    first = services.run_search(replace(query, page=1, per_page=1, facets=False))
+    return replace(query, any_words=first.any_words, page=1), first.total
+
+
+def rows(query: SearchQuery) -> Iterator[dict[str, Any]]:
+    """Every matching public report as one flat record (the item of the search API, plus text)."""
+    tz = ZoneInfo(current_app.config["TIMEZONE"])
+    for doc in get_engine().scan(query):
+        item = services.item_json(doc)
+        location = doc.get("location") or {}
+        yield {
+            "code": item["code"], "type": item["type"], "title": item["title"], "content": doc.get("content") or "",
+            "status": item["status"]["code"], "status_label": str(item["status"]["label"]),
+            "field": item["field"]["slug"], "field_name": item["field"]["name"],
+            "ward_code": item["region"]["ward_code"], "ward": item["region"]["ward"],
+            "province": item["region"]["province"], "legacy_place": item["region"]["legacy_place"],
+            "address": item["address"],
+            "sender_kind": doc.get("sender_kind"),
+            "sender_name": item["sender"]["name"] if item["sender"] else None,
+            "phone_masked": item["phone_masked"],
+            "submitted_at": _local(doc.get("submitted_at"), tz), "published_at": _local(doc.get("published_at"), tz),
+            "answer_unit": doc.get("answer_unit"), "answer": doc.get("answer") or None,
+            "lat": location.get("lat"), "lon": location.get("lon"), "url": item["url"],
+        }
+
+
+def _local(value: str | None, tz: ZoneInfo) -> str | None:
+    """ISO 8601 in the deployment's time zone (what a reader of the file expects to see)."""
+    return datetime.fromisoformat(value).astimezone(tz).isoformat() if value else None
+
+
+def csv_chunks(records: Iterator[dict[str, Any]]) -> Iterator[str]:
+    """CSV text in chunks: a UTF-8 BOM (spreadsheet programs then read Vietnamese correctly),
+    the header, then the rows; CRLF line ends as RFC 4180 says."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    buffer.write(BOM)
+    writer.writeheader()
+    for count, record in enumerate(records, start=1):
+        writer.writerow({k: ("" if v is None else v) for k, v in record.items()})
+        if count % ROWS_PER_CHUNK == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def jsonl_chunks(records: Iterator[dict[str, Any]]) -> Iterator[str]:
+    lines: list[str] = []
+    for record in records:
+        lines.append(json.dumps(record, ensure_ascii=False))
+        if len(lines) >= ROWS_PER_CHUNK:
+            yield "\n".join(lines) + "\n"
+            lines.clear()
+    if lines:
+        yield "\n".join(lines) + "\n"
