@@ -49,6 +49,7 @@ lint: $(VENV)/.requirements-test
 bench: $(VENV)/.requirements
 	cd bench && ../$(BIN)/python search.py
 	cd bench && ../$(BIN)/python index.py
+	cd bench && ../$(BIN)/python export.py
 	$(BIN)/python bench/import_speed.py
 
 e2e: $(VENV)/.requirements-test translations
