@@ -98,8 +98,8 @@ def similar():
     """Up to 5 published reports like the text being typed (for the send form); empty on any trouble."""
     from indexer.query import SearchQuery
 
-    body = request.get_json(silent=True) or {}
-    text = str(body.get("text") or "")[:200]
+    body = request.get_json(silent=True)
+    text = str(body.get("text") or "")[:200] if isinstance(body, dict) else ""  # any JSON may arrive
     if len(text.strip()) < 3:
         return jsonify(items=[])
     try:
@@ -107,6 +107,12 @@ def similar():
     except EngineUnavailable:
         return jsonify(items=[])
     return jsonify(items=[services.item_json(h.doc, h.highlight) for h in result.hits])
+
+
+_TEXT_KEYS = ("type", "title", "content", "field", "address", "sender_kind", "organization_name", "sender_name",
+              "sender_phone", "sender_email", "sender_address", "idempotency_key")
+_SENDER_TEXT_KEYS = ("kind", "organization", "name", "phone", "email", "address")
+IDEMPOTENCY_KEY_MAX = 64  # the column's length
 
 
 @bp.post("/reports")
@@ -145,6 +151,11 @@ def create_report():
         if not str(body.get(key) or "").strip():
             return error("required", message, 400, key)
     sender = body.get("sender") if isinstance(body.get("sender"), dict) else {}
+    # Text arrives as JSON of any type: anything but a string (or nothing) is refused, not guessed at.
+    texts = [(k, body.get(k)) for k in _TEXT_KEYS] + [(f"sender.{k}", sender.get(k)) for k in _SENDER_TEXT_KEYS]
+    for key, value in texts:
+        if value is not None and not isinstance(value, str):
+            return error("invalid_parameter", _("'%(key)s' phải là chuỗi ký tự.", key=key), 400, key)
     sender_kind = sender.get("kind") or body.get("sender_kind") or "individual"
     if sender_kind not in ("individual", "organization"):
         return error("invalid_parameter", _("Người gửi phải là cá nhân hoặc tổ chức."), 400, "sender.kind")
@@ -160,6 +171,10 @@ def create_report():
         return error("required", _("Vui lòng nhập họ và tên."), 400, "sender.name")
     if len(str(body["title"])) > 300:
         return error("too_long", _("Tiêu đề dài 5–300 ký tự."), 400, "title")
+    key = request.headers.get("Idempotency-Key") or body.get("idempotency_key")
+    if key and len(key) > IDEMPOTENCY_KEY_MAX:
+        return error("invalid_parameter", _("Idempotency-Key dài tối đa %(n)d ký tự.", n=IDEMPOTENCY_KEY_MAX),
+                     400, "idempotency_key")
 
     files = []
     try:
@@ -176,7 +191,6 @@ def create_report():
                       sender_email=sender.get("email") or body.get("sender_email"),
                       sender_address=sender.get("address") or body.get("sender_address"),
                       confidential=bool(body.get("confidential", False)))
-        key = request.headers.get("Idempotency-Key") or body.get("idempotency_key")
         report, created = report_services.create_report(user, draft, files, key)
         db.session.commit()
     except UploadError as exc:

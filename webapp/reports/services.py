@@ -80,9 +80,12 @@ class Draft:
 
 def deployment_ward(code: Any) -> Ward | None:
     try:
-        ward = db.session.get(Ward, int(code))
+        number = int(code)
     except (TypeError, ValueError):
         return None
+    if not 0 < number < 2**31:  # a larger number cannot even be looked up (SQLite overflows)
+        return None
+    ward = db.session.get(Ward, number)
     provinces = {int(c) for c in current_app.config["PROVINCES"]}
     return ward if ward is not None and ward.province_code in provinces else None
 

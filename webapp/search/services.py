@@ -24,6 +24,9 @@ from webapp.reference.models import Field, Province, Ward
 from webapp.reports.models import REPORT_TYPE_LABELS, STATUS_LABELS, ReportType, Status
 
 MAX_QUERY_LENGTH = 200
+MAX_PAGE = 10_000  # deeper pages are no use to a reader, and huge offsets overflow the engines
+# Dates outside these years are typing mistakes, and the far ends overflow date arithmetic.
+MIN_YEAR, MAX_YEAR = 1900, 2999
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -96,9 +99,13 @@ def _local_day(text: str, key: str) -> date:
         raise ParamError("bad_date", _("Ngày '%(value)s' không hợp lệ; dùng dạng NĂM-THÁNG-NGÀY, ví dụ 2025-03-31.",
                                        value=text), key)
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise ParamError("bad_date", _("Ngày '%(value)s' không tồn tại.", value=text), key) from None
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise ParamError("bad_date", _("Ngày '%(value)s' nằm ngoài khoảng năm %(start)d–%(end)d.", value=text,
+                                       start=MIN_YEAR, end=MAX_YEAR), key)
+    return day
 
 
 def parse_params(source: Mapping[str, Any], allow_phone: bool = False) -> SearchQuery:
@@ -114,6 +121,8 @@ def parse_params(source: Mapping[str, Any], allow_phone: bool = False) -> Search
 
     if allow_phone:
         phone = source.get("phone") or ""
+        if phone and not isinstance(phone, str):
+            raise ParamError("invalid_phone", _("Số điện thoại không hợp lệ."), "phone")
         if phone:
             normalized = normalize_phone(phone)
             if normalized is None:
@@ -161,8 +170,8 @@ def parse_params(source: Mapping[str, Any], allow_phone: bool = False) -> Search
         raise ParamError("invalid_parameter", _("Cách sắp xếp '%(value)s' không hợp lệ.", value=sort), "sort")
     query.sort = sort
     query.page = _int(source, "page", 1)
-    if query.page < 1:
-        raise ParamError("invalid_parameter", _("Số trang phải từ 1 trở lên."), "page")
+    if query.page < 1 or query.page > MAX_PAGE:
+        raise ParamError("invalid_parameter", _("Số trang phải từ 1 đến %(n)d.", n=MAX_PAGE), "page")
     query.per_page = _int(source, "per_page", current_app.config["PAGE_SIZE"])
     if query.per_page < 1 or query.per_page > MAX_PER_PAGE:
         raise ParamError("per_page_too_large" if query.per_page > MAX_PER_PAGE else "invalid_parameter",
