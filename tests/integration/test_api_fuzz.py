@@ -32,7 +32,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 PHONE = "0912345678"
 # Any string is a well-formed report code (an unknown one is a 404), so no invalid request exists.
 NOTHING_TO_BREAK = {"GET /reports/{code}"}
-MAX_EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "15"))  # per operation and mode: the whole file runs in well under a minute
+MAX_EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "25"))  # per operation and mode: the whole file runs in well under a minute
 
 
 @pytest.fixture(scope="module")

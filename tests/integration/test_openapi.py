@@ -270,3 +270,22 @@ def test_otp_login_answers_conform(app, client, conforms, clock):
     user = conforms(client.post("/api/v1/auth/otp/verify", json={"phone": "0912345678", "code": code}), 200)
     assert user.get_json()["user"]["phone"] == "0912345678"
     assert conforms(client.get("/api/v1/me/reports"), 200).get_json() == {"items": []}
+
+
+def test_api_keys_and_request_limits_answer_as_documented(fresh_app, conforms, doc):
+    from webapp.extensions import db
+    from webapp.opendata import apikeys
+
+    scheme = doc["components"]["securitySchemes"]["apiKey"]
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "X-API-Key")
+    application = fresh_app(RATE_LIMITS=True, API_RATE_LIMIT="2/minute")
+    with application.app_context():
+        raw = apikeys.create("Báo Tuổi Trẻ", "100/minute", False)[1]
+        db.session.commit()
+    client = application.test_client()
+    bad = conforms(client.get("/api/v1/meta/fields", headers={"X-API-Key": "pakn_00000000_sai"}), 401)
+    assert bad.get_json()["error"]["code"] == "invalid_api_key"
+    conforms(client.get("/api/v1/meta/fields"), 200)
+    limited = conforms(client.get("/api/v1/meta/fields"), 429)  # the bad key counted against the IP too
+    assert limited.get_json()["error"]["code"] == "rate_limited" and int(limited.headers["Retry-After"]) > 0
+    conforms(client.get("/api/v1/meta/fields", headers={"X-API-Key": raw}), 200)  # the key's own limit
