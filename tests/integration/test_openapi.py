@@ -140,6 +140,8 @@ def test_search_answers_conform(client, conforms, published):
     assert len(conforms(everything, 200).get_json()["items"]) == 2
     by_phone = conforms(client.post("/api/v1/reports/search", json={"phone": "+84 912 345 678", "q": ""}), 200)
     assert published["secret"].code not in {i["code"] for i in by_phone.get_json()["items"]}
+    last_reachable = conforms(client.get("/api/v1/reports?page=100&per_page=100"), 200).get_json()
+    assert last_reachable["items"] == [] and last_reachable["total"] == 3
     punctuation = conforms(client.get("/api/v1/reports", query_string={"q": "???"}), 200).get_json()
     assert punctuation["total"] == 3  # no words at all: every public report, not an outage
 
@@ -149,7 +151,9 @@ def test_search_answers_conform(client, conforms, published):
     ("get", "/api/v1/reports?region=1", None, "unknown_region", "region"),
     ("get", "/api/v1/reports?from=2025-02-30", None, "bad_date", "from"),
     ("get", "/api/v1/reports?to=9999-12-31", None, "bad_date", "to"),          # was a 500 (date overflow)
-    ("get", "/api/v1/reports?page=100000000000000000000", None, "invalid_parameter", "page"),  # was a 500
+    ("get", "/api/v1/reports?page=100000000000000000000", None, "page_too_deep", "page"),  # was a 500
+    ("get", "/api/v1/reports?page=101&per_page=100", None, "page_too_deep", "page"),  # past Elasticsearch's window
+    ("get", "/api/v1/reports?page=0", None, "invalid_parameter", "page"),
     ("get", "/api/v1/reports?per_page=101", None, "per_page_too_large", "per_page"),
     ("get", "/api/v1/reports?sort=best", None, "invalid_parameter", "sort"),
     ("get", "/api/v1/reports?phone=0912345678", None, "phone_in_url", "phone"),

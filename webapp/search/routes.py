@@ -54,7 +54,8 @@ def index():
         context["result"] = result
         context["facets"] = services.facets_json(result)
         context["items"] = [(hit, services.item_json(hit.doc, hit.highlight)) for hit in result.hits]
-        context["pages"] = max(1, -(-result.total // query.per_page))
+        # No page beyond the results reachable by paging (the rest are in the exports).
+        context["pages"] = max(1, -(-min(result.total, services.MAX_RESULTS) // query.per_page))
     except ParamError as exc:
         context["error"] = exc
         status_code = 400

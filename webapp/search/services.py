@@ -24,7 +24,9 @@ from webapp.reference.models import Field, Province, Ward
 from webapp.reports.models import REPORT_TYPE_LABELS, STATUS_LABELS, ReportType, Status
 
 MAX_QUERY_LENGTH = 200
-MAX_PAGE = 10_000  # deeper pages are no use to a reader, and huge offsets overflow the engines
+# Results reachable by paging (Elasticsearch's default index.max_result_window; huge offsets also
+# overflow SQLite). Nobody reads further page by page; the exports give every result.
+MAX_RESULTS = 10_000
 # Dates outside these years are typing mistakes, and the far ends overflow date arithmetic.
 MIN_YEAR, MAX_YEAR = 1900, 2999
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -170,12 +172,15 @@ def parse_params(source: Mapping[str, Any], allow_phone: bool = False) -> Search
         raise ParamError("invalid_parameter", _("Cách sắp xếp '%(value)s' không hợp lệ.", value=sort), "sort")
     query.sort = sort
     query.page = _int(source, "page", 1)
-    if query.page < 1 or query.page > MAX_PAGE:
-        raise ParamError("invalid_parameter", _("Số trang phải từ 1 đến %(n)d.", n=MAX_PAGE), "page")
+    if query.page < 1:
+        raise ParamError("invalid_parameter", _("Số trang phải từ 1 trở lên."), "page")
     query.per_page = _int(source, "per_page", current_app.config["PAGE_SIZE"])
     if query.per_page < 1 or query.per_page > MAX_PER_PAGE:
         raise ParamError("per_page_too_large" if query.per_page > MAX_PER_PAGE else "invalid_parameter",
                          _("Số kết quả mỗi trang phải từ 1 đến %(n)d.", n=MAX_PER_PAGE), "per_page")
+    if query.page * query.per_page > MAX_RESULTS:
+        raise ParamError("page_too_deep", _("Chỉ xem được %(n)d kết quả đầu tiên theo trang; hãy lọc hẹp hơn "
+                                            "hoặc tải tệp xuất (CSV, JSON).", n=MAX_RESULTS), "page")
     return query
 
 
