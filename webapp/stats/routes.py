@@ -1,7 +1,53 @@
-"""Statistics (Thống kê): the page and GET /api/v1/stats."""
+"""Statistics (Thống kê): the page and GET /api/v1/stats, over Tra cứu's public filters."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, jsonify, render_template, request
+from werkzeug.datastructures import MultiDict
+
+from webapp.reports.models import REPORT_TYPE_LABELS, STATUS_LABELS
+from webapp.search import services as search
+from webapp.search.routes import FILTER_PARAMS, kept_params
+from webapp.search.services import EngineUnavailable, ParamError
+from webapp.stats import services
 
 bp = Blueprint("stats", __name__)
+
+
+def _filters(source: MultiDict) -> MultiDict:
+    """The search filters of a request, nothing else (no page, sort or phone)."""
+    return kept_params(source, FILTER_PARAMS)
+
+
+@bp.get("/thong-ke")
+def index():
+    params = _filters(request.args)
+    context = {
+        "params": params, "ref": search.reference(), "error": None, "unavailable": None, "stats": None,
+        "status_labels": {k.value: v for k, v in STATUS_LABELS.items()},
+        "type_labels": {k.value: v for k, v in REPORT_TYPE_LABELS.items()},
+        "min_group_size": services.MIN_GROUP_SIZE,
+        "advanced_open": any(params.get(k) for k in ("region", "field", "from", "to", "type", "status")),
+    }
+    status_code = 200
+    try:
+        context["stats"] = services.compute(search.parse_params(params))
+    except ParamError as exc:
+        context["error"] = exc
+        status_code = 400
+    except EngineUnavailable:
+        context["unavailable"] = search.unavailable_message()
+        status_code = 503
+    return render_template("stats/index.html", **context), status_code
+
+
+@bp.get("/api/v1/stats")
+def api():
+    """The statistics as JSON (shape: ``webapp.stats.services.compute``); errors as in /api/v1."""
+    try:
+        return jsonify(services.compute(search.parse_params(_filters(request.args))))
+    except ParamError as exc:
+        return jsonify(exc.as_json()), 400
+    except EngineUnavailable:
+        return jsonify(error={"code": search.UNAVAILABLE_CODE, "message": search.unavailable_message(),
+                              "field": None}), 503
