@@ -194,7 +194,7 @@ class Accumulator:
                          for m in month_range(self.months)],
             "timeliness": {
                 "min_group_size": MIN_GROUP_SIZE,
-                "overall": self.overall.as_json(None, ""),
+                "overall": {**self.overall.as_json(None, ""), "rank": None},  # the GROUP shape, never ranked
                 "by_unit": _groups({k: (self.unit_names[k], t) for k, t in self.by_unit.items()}),
                 "by_field": _groups({k: (field_labels.get(k, k), t) for k, t in self.by_field.items()}),
                 "by_ward": _groups({k: (ward_labels.get(k) or no_ward, t) for k, t in self.by_ward.items()}),
