@@ -9,6 +9,7 @@ def register(app: Flask) -> None:
     from webapp.auth.cli import users_cli
     from webapp.demo.cli import seed_demo
     from webapp.main.cli import config_doc, serve
+    from webapp.opendata.apikeys_cli import apikeys_cli
     from webapp.opendata.cli import alerts_cli
     from webapp.reports.cli import reports_cli
     from webapp.search.cli import index_cli, worker_command
@@ -20,4 +21,5 @@ def register(app: Flask) -> None:
     app.cli.add_command(serve)
     app.cli.add_command(index_cli)
     app.cli.add_command(worker_command)
+    app.cli.add_command(apikeys_cli)
     app.cli.add_command(alerts_cli)

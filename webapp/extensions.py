@@ -1,7 +1,7 @@
 """Flask extensions, created unbound; ``create_app`` binds them to an app."""
 
 from flask_babel import Babel
-from flask_limiter import Limiter
+from flask_limiter import ApplicationLimit, Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -29,4 +29,37 @@ migrate = Migrate()
 babel = Babel()
 csrf = CSRFProtect()
 login_manager = LoginManager()
-limiter = Limiter(key_func=get_remote_address)
+
+
+def _api_rate_limit() -> str:
+    from webapp.opendata.apikeys import request_rate_limit
+
+    return request_rate_limit()
+
+
+def _api_rate_key() -> str:
+    from webapp.opendata.apikeys import request_rate_key
+
+    return request_rate_key()
+
+
+def _not_api_request() -> bool:
+    from webapp.opendata.apikeys import not_api_request
+
+    return not_api_request()
+
+
+# Every request to /api/v1 and /open311 (whichever blueprint serves it) counts against one shared
+# limit: per API key with the key's own limit, else per client IP with API_RATE_LIMIT
+# (webapp.opendata.apikeys). The login endpoints keep their own per-route limits as well.
+limiter = Limiter(key_func=get_remote_address, application_limits=[
+    ApplicationLimit(_api_rate_limit, key_function=_api_rate_key, scope="api", exempt_when=_not_api_request)])
+
+
+@limiter.request_filter
+def _limits_off_in_this_app() -> bool:
+    """One Limiter serves every app of the process (the tests build many), and its ``enabled`` flag
+    is whatever the last ``init_app`` set: each app's own RATE_LIMITS decides for its requests."""
+    from flask import current_app
+
+    return not current_app.config.get("RATE_LIMITS", True)

@@ -1,4 +1,4 @@
-"""Web security: headers on every response, cookie flags, request rate limits."""
+"""Web security: headers on every response, cookie flags, request rate limits, API keys."""
 
 from __future__ import annotations
 
@@ -29,6 +29,10 @@ def register(app: Flask) -> None:
     app.config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
     app.config["RATELIMIT_SWALLOW_ERRORS"] = True
     limiter.init_app(app)
+
+    from webapp.opendata import apikeys
+
+    apikeys.install(app)  # after the limiter: a bad API key is still counted against the client's IP
 
     @app.after_request
     def headers(response: Response) -> Response:

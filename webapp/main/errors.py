@@ -23,10 +23,31 @@ def _messages() -> dict[int, tuple[str, str]]:
     }
 
 
+def retry_after_seconds() -> int | None:
+    """Seconds until the request limit the current request broke resets (Flask-Limiter), if any."""
+    import time
+
+    from webapp.extensions import limiter
+
+    try:
+        current = limiter.current_limit
+        return max(1, int(current.reset_at - time.time())) if current is not None else None
+    except Exception:  # noqa: BLE001 - the limiter's storage may be away; the message then says less
+        return None
+
+
 def render_error(code: int):
     title, text = _messages().get(code, _messages()[500])
+    if code == 429 and request.path.startswith(("/api/", "/open311/")):
+        wait = retry_after_seconds()
+        text = _("Vui lòng thử lại sau %(n)d giây.", n=wait) if wait else _("Vui lòng thử lại sau ít phút.")
+    if request.path.startswith("/open311/"):
+        from webapp.open311.routes import error_response
+
+        return error_response(code, title + ". " + text)
     if request.path.startswith("/api/"):
-        return jsonify(error={"code": f"http_{code}", "message": title + ". " + text}), code
+        name = "rate_limited" if code == 429 else f"http_{code}"
+        return jsonify(error={"code": name, "message": title + ". " + text}), code
     return render_template("errors/error.html", code=code, title=title, text=text), code
 
 
