@@ -61,7 +61,8 @@ def _holidays(value: list[str]) -> str | None:
     return None
 
 
-def _rate_limit(value: str) -> str | None:
+def rate_limit_problem(value: str) -> str | None:
+    """None when ``value`` is a Flask-Limiter limit ("120/minute", "10/second;1000/hour")."""
     from limits import parse_many
 
     try:
@@ -149,7 +150,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("API_RATE_LIMIT", "str", "120/minute",
             "Limit of requests to /api/v1 and /open311 without an API key, per client IP (Flask-Limiter "
             "syntax, e.g. '120/minute' or '10/second;1000/hour'); a key has its own limit.",
-            check=_rate_limit),
+            check=rate_limit_problem),
     Setting("JOBS_SYNC", "bool", False,
             "Run background jobs right after the commit in the same thread (tests only)."),
     Setting("SMS_BACKEND", "choice", "file",

@@ -29,6 +29,7 @@ from webapp.auth.services import now
 from webapp.extensions import db
 from webapp.opendata.models import ApiKey
 from webapp.reference.models import Field
+from webapp.reference.services import ward_keys
 from webapp.reports.codes import normalize_code
 from webapp.reports.models import STATUS_LABELS, Answer, Report, Status
 from webapp.search import services as search
@@ -296,9 +297,8 @@ def _ward_code(value: str) -> int:
             "không suy ra xã, phường từ tọa độ hay địa chỉ.")))
     if value.isdigit() and int(value) in wards:
         return int(value)
-    wanted = fold(value)
-    matches = [code for code, (name, _p) in wards.items()
-               if wanted in (fold(name), re.sub(r"^(phuong|xa|dac khu)\s+", "", fold(name)))]
+    wanted = ward_keys(value)
+    matches = [code for code, (name, _p) in wards.items() if wanted & ward_keys(name)]
     if len(matches) == 1:
         return matches[0]
     raise Open311Error(400, _param("attribute[ward_code]", _(

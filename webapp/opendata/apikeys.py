@@ -22,11 +22,11 @@ from datetime import timedelta
 from flask import Flask, current_app, has_request_context, jsonify, request
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
-from limits import parse_many
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
+import config
 from indexer.text import nfc
 from webapp.auth.models import User, UserKind, UserStatus
 from webapp.auth.services import now
@@ -55,11 +55,8 @@ def hash_key(raw: str) -> str:
 
 def rate_limit_problem(text: str) -> str | None:
     """None when ``text`` is a Flask-Limiter limit ("1000/hour", "10/second;500/day"), else why not."""
-    try:
-        if parse_many(text):
-            return None
-    except ValueError:
-        pass
+    if config.rate_limit_problem(text) is None:
+        return None
     return _("'%(value)s' không phải giới hạn hợp lệ; ví dụ đúng: 1000/hour, 60/minute.", value=text)
 
 

@@ -19,6 +19,12 @@ def _key(name: str) -> str:
     return fold(name).replace("-", " ").replace("  ", " ").strip()
 
 
+def ward_keys(name: str) -> set[str]:
+    """What a ward's name matches when typed: folded, with or without "Phường"/"Xã"/…"""
+    full = _key(name)
+    return {full, _WARD_PREFIX.sub("", full)}
+
+
 @dataclass(frozen=True)
 class Place:
     """Where a report is: a province, a current ward when known, and the legacy name if one was given."""
@@ -49,8 +55,7 @@ class ReferenceIndex:
         self.wards = {w.code: w for w in db.session.scalars(select(Ward))}
         self.ward_by_key: dict[str, list[Ward]] = {}
         for w in self.wards.values():
-            full = _key(w.name)
-            for k in {full, _WARD_PREFIX.sub("", full)}:
+            for k in ward_keys(w.name):
                 self.ward_by_key.setdefault(k, []).append(w)
         self.legacy_by_key: dict[str, list[LegacyPlace]] = {}
         for lp in db.session.scalars(select(LegacyPlace)):
