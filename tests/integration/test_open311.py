@@ -252,7 +252,9 @@ def test_filter_by_dates(session, client, search, make_report):
     assert listed(end_date="2026-04-30T00:00:00Z") == [april.code, march.code]            # 90 days before the end
     assert listed(end_date="2026-07-01T00:00:00Z") == [april.code]
     assert listed(start_date="2026-04-01T00:00:00Z") == [april.code]                      # from then on
-    for params in ({"start_date": "hôm qua"}, {"end_date": "2026-13-01"}, {"start_date": "2026-02-30"}):
+    assert listed(start_date="20260421", end_date="20260421") == [april.code]            # compact ISO 8601
+    for params in ({"start_date": "hôm qua"}, {"end_date": "2026-13-01"}, {"start_date": "2026-02-30"},
+                   {"end_date": "9999-12-31"}, {"start_date": "0001-01-01T00:00:00+07:00"}, {"end_date": "2026-04-01T25:00"}):
         assert_open311_error(client.get(f"{BASE}/requests.json", query_string=params), 400, next(iter(params)))
     assert_open311_error(client.get(f"{BASE}/requests.json", query_string={
         "start_date": "2026-04-02T00:00:00Z", "end_date": "2026-04-01T00:00:00Z"}), 400, "start_date")

@@ -212,11 +212,13 @@ def _datetime(name: str, text: str, end: bool) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
+        moment = None
+    if moment is None or not 1900 <= moment.year <= 2999:  # the API's years, far from datetime's ends
         raise Open311Error(400, _param(name, _("'%(value)s' không phải thời điểm ISO 8601, ví dụ "
-                                               "2026-03-01T00:00:00+07:00.", value=text))) from None
+                                               "2026-03-01T00:00:00+07:00.", value=text)))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(current_app.config["TIMEZONE"]))
-    if end and len(text) == 10:  # a date: through the end of that day
+    if end and text.replace("-", "").isdigit():  # a date alone: through the end of that day
         moment += timedelta(days=1)
     elif end:
         moment += timedelta(seconds=1)  # "latest datetime to include": the index counts whole seconds
