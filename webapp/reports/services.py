@@ -157,7 +157,7 @@ def sms_tracking_code(report_id: int) -> None:
     kind = "phan anh" if report.type == ReportType.PAKN else "hien ke"
     try:
         send_sms(report.sender_phone, f"{current_app.config['SMS_SENDER_NAME']}: Da nhan {kind} cua ban. "
-                                      f"Ma theo doi: {report.code}. Tra cuu tai muc PAKN cua toi.")
+                                      f"Ma theo doi: {report.code}. Tra cuu tai muc PAKN cua toi hoac Tra cuu ma.")
     except SmsError:
         current_app.logger.warning("tracking-code SMS for %s failed", report.code)
 

@@ -400,9 +400,9 @@ def reveal_sender(user: User, report: Report) -> None:
 
 # -- SMS ----------------------------------------------------------------------------------------------
 SMS_TEXTS = {
-    "accepted": "{name}: Phan anh {code} da duoc tiep nhan. Theo doi tai muc PAKN cua toi.",
-    "rejected": "{name}: Phan anh {code} khong duoc tiep nhan. Ly do xem tai muc PAKN cua toi.",
-    "answered": "{name}: Phan anh {code} da co tra loi. Xem tai muc PAKN cua toi.",
+    "accepted": "{name}: Phan anh {code} da duoc tiep nhan. Theo doi tai muc PAKN cua toi hoac Tra cuu ma.",
+    "rejected": "{name}: Phan anh {code} khong duoc tiep nhan. Ly do xem tai muc PAKN cua toi hoac Tra cuu ma.",
+    "answered": "{name}: Phan anh {code} da co tra loi. Xem tai muc PAKN cua toi hoac Tra cuu ma.",
 }
 
 
