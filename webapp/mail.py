@@ -6,20 +6,18 @@ message did not go, so that it can keep what it meant to send for the next run.
 
 from __future__ import annotations
 
-import json
 import logging
 import smtplib
 import ssl
-import threading
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
-from pathlib import Path
 
 from flask import current_app
 
+from webapp.devfiles import append_json_line
+
 log = logging.getLogger("webapp.mail")
-_file_lock = threading.Lock()
 
 
 class MailError(RuntimeError):
@@ -33,15 +31,12 @@ def send_mail(to: str, subject: str, text: str, headers: dict[str, str] | None =
     if backend == "console":
         log.info("Mail to %s: %s\n%s", to, subject, text)
     elif backend == "file":
-        line = json.dumps({"to": to, "subject": subject, "text": text, "headers": headers or {},
-                           "sent_at": datetime.now(UTC).isoformat()}, ensure_ascii=False)
-        path = Path(config["MAIL_FILE_PATH"])
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with _file_lock, path.open("a", encoding="utf-8") as fh:
-                fh.write(line + "\n")
+            append_json_line(config["MAIL_FILE_PATH"], {"to": to, "subject": subject, "text": text,
+                                                        "headers": headers or {},
+                                                        "sent_at": datetime.now(UTC).isoformat()})
         except OSError as exc:
-            raise MailError(f"cannot write {path}: {exc}") from exc
+            raise MailError(f"cannot write {config['MAIL_FILE_PATH']}: {exc}") from exc
     else:
         _send_smtp(to, subject, text, headers or {})
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from datetime import UTC, datetime
-from pathlib import Path
 
 from flask import current_app
 
+from webapp.devfiles import append_json_line
+
 log = logging.getLogger("webapp.sms")
-_file_lock = threading.Lock()
 
 
 class SmsError(RuntimeError):
@@ -29,15 +28,11 @@ def send_sms(to: str, text: str) -> None:
     if backend == "console":
         log.info("SMS to %s: %s", to, text)
     elif backend == "file":
-        line = json.dumps({"to": to, "text": text, "sent_at": datetime.now(UTC).isoformat()},
-                          ensure_ascii=False)
-        path = Path(config["SMS_FILE_PATH"])
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with _file_lock, path.open("a", encoding="utf-8") as fh:
-                fh.write(line + "\n")
+            append_json_line(config["SMS_FILE_PATH"], {"to": to, "text": text,
+                                                       "sent_at": datetime.now(UTC).isoformat()})
         except OSError as exc:
-            raise SmsError(f"cannot write {path}: {exc}") from exc
+            raise SmsError(f"cannot write {config['SMS_FILE_PATH']}: {exc}") from exc
     else:
         _send_http(to, text)
 

@@ -63,24 +63,29 @@ def _stream(chunks, mimetype: str, ext: str, total: int) -> Response:
     return response
 
 
-@bp.get("/api/v1/reports.csv")
-def export_csv():
-    """Every public report matching the search parameters, as CSV (UTF-8 with BOM)."""
+FORMATS = {"csv": (exports.csv_chunks, "text/csv; charset=utf-8"),
+           "jsonl": (exports.jsonl_chunks, "application/x-ndjson")}
+
+
+def _export(fmt: str) -> Response:
     prepared, failure = _export_query()
     if failure:
         return failure
     query, total = prepared
-    return _stream(exports.csv_chunks(exports.rows(query)), "text/csv; charset=utf-8", "csv", total)
+    write, mimetype = FORMATS[fmt]
+    return _stream(write(exports.rows(query)), mimetype, fmt, total)
+
+
+@bp.get("/api/v1/reports.csv")
+def export_csv():
+    """Every public report matching the search parameters, as CSV (UTF-8 with BOM)."""
+    return _export("csv")
 
 
 @bp.get("/api/v1/reports.jsonl")
 def export_jsonl():
     """Every public report matching the search parameters, one JSON object per line."""
-    prepared, failure = _export_query()
-    if failure:
-        return failure
-    query, total = prepared
-    return _stream(exports.jsonl_chunks(exports.rows(query)), "application/x-ndjson", "jsonl", total)
+    return _export("jsonl")
 
 
 @bp.get("/tra-cuu/feed.atom")
