@@ -106,8 +106,9 @@ def _epoch(value: str | datetime | None) -> int | None:
 class SqliteEngine(SearchEngine):
     name = "sqlite"
 
-    def __init__(self, path: str | os.PathLike[str], cache_size: int = 256) -> None:
+    def __init__(self, path: str | os.PathLike[str], cache_size: int = 256, busy_timeout: float = 30) -> None:
         self.path = Path(path)
+        self.busy_timeout = busy_timeout  # seconds a statement waits for another process's lock
         self._cache = _ResultCache(cache_size)
 
     # -- connections ------------------------------------------------------------------------
@@ -116,7 +117,7 @@ class SqliteEngine(SearchEngine):
         target = path or self.path
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(target, timeout=30, isolation_level=None)
+            conn = sqlite3.connect(target, timeout=self.busy_timeout, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise EngineUnavailable(f"không mở được chỉ mục {target}: {exc}") from exc
         try:
@@ -138,8 +139,10 @@ class SqliteEngine(SearchEngine):
             Path(str(self.path) + suffix).unlink(missing_ok=True)
 
     # -- writing ----------------------------------------------------------------------------
-    def _write(self, conn: sqlite3.Connection, docs: list[dict[str, Any]], versioned: bool = True) -> int:
-        done = 0
+    def _write(self, conn: sqlite3.Connection, docs: list[dict[str, Any]], versioned: bool = True) -> tuple[int, int]:
+        """Write ``docs``; returns (accepted, changed): a revision the index already holds is accepted
+        without a change."""
+        done = changed = 0
         for doc in docs:
             if versioned:
                 row = conn.execute("SELECT revision FROM docs WHERE id = ?", (doc["id"],)).fetchone()
@@ -163,7 +166,8 @@ class SqliteEngine(SearchEngine):
             conn.executemany("INSERT OR IGNORE INTO doc_units VALUES (?, ?)",
                              [(unit, doc["id"]) for unit in doc.get("units") or ()])
             done += 1
-        return done
+            changed += 1
+        return done, changed
 
     def bulk_upsert(self, docs: list[dict[str, Any]]) -> int:
         if not docs:
@@ -172,8 +176,9 @@ class SqliteEngine(SearchEngine):
             conn.executescript(SCHEMA)
             conn.execute("BEGIN IMMEDIATE")
             try:
-                done = self._write(conn, docs)
-                _bump_generation(conn)
+                done, changed = self._write(conn, docs)
+                if changed:  # a repeated delivery changes nothing, so cached results stay valid
+                    _bump_generation(conn)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -197,7 +202,8 @@ class SqliteEngine(SearchEngine):
                         removed += 1
                     conn.execute("INSERT INTO tombstones VALUES (?, ?) ON CONFLICT(id) DO UPDATE "
                                  "SET revision = max(revision, excluded.revision)", (doc_id, revision))
-                _bump_generation(conn)
+                if removed:  # a tombstone alone (e.g. an unpublished report) changes no result
+                    _bump_generation(conn)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -216,11 +222,11 @@ class SqliteEngine(SearchEngine):
                 for doc in docs:
                     batch.append(doc)
                     if len(batch) >= 1000:
-                        count += self._write(conn, batch, versioned=False)
+                        count += self._write(conn, batch, versioned=False)[0]
                         if progress:
                             progress(len(batch))
                         batch.clear()
-                count += self._write(conn, batch, versioned=False)
+                count += self._write(conn, batch, versioned=False)[0]
                 if progress and batch:
                     progress(len(batch))
                 # A new generation number, so that no cached result of the old index is served.
@@ -234,14 +240,27 @@ class SqliteEngine(SearchEngine):
         return count
 
     # -- reading ----------------------------------------------------------------------------
+    @staticmethod
+    def _generation(conn: sqlite3.Connection) -> str:
+        """The index's generation, creating the schema only when the file has none yet: the schema
+        script writes, and a write lock on every search would make concurrent searches queue."""
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        except sqlite3.OperationalError:  # no such table: a new or dropped file
+            row = None
+        if row is None:
+            conn.executescript(SCHEMA)
+            row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return row[0]
+
     def count(self) -> int:
         with self._connect() as conn:
-            conn.executescript(SCHEMA)
+            self._generation(conn)
             return conn.execute("SELECT count(*) FROM docs").fetchone()[0]
 
     def revisions(self) -> Iterator[tuple[int, int]]:
         with self._connect() as conn:
-            conn.executescript(SCHEMA)
+            self._generation(conn)
             rows = conn.execute("SELECT id, revision FROM docs ORDER BY id").fetchall()
         yield from rows
 
@@ -303,9 +322,7 @@ class SqliteEngine(SearchEngine):
     def _search(self, query: SearchQuery) -> SearchResult:
         terms = analyze(query.q)
         with self._connect() as conn:
-            conn.executescript(SCHEMA)
-            generation = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0]
-            key = (generation, repr(query))
+            key = (self._generation(conn), repr(query))
             cached = self._cache.get(key)
             if cached is not None:
                 return cached
@@ -348,7 +365,7 @@ class SqliteEngine(SearchEngine):
         # statement, so no read lock is held while the caller writes the previous page out.
         terms = analyze(query.q)
         with self._connect() as conn:
-            conn.executescript(SCHEMA)
+            self._generation(conn)
             if terms:
                 self._match(conn, terms, query.any_words)
             source, _score, where, params, order = self._select_parts(query, terms)
