@@ -1,6 +1,6 @@
 """Staff journeys in real Chromium: the intake officer accepts and assigns a citizen's report, the
-unit answers, its leader approves, the citizen sees the answer; an officer creates a warning, the
-leader approves it and the banner appears."""
+unit answers, its leader approves (on a phone), the citizen sees the answer; an officer creates a
+warning, the leader approves it (on a phone) and the banner appears."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pyotp
 import pytest
+from playwright.sync_api import expect
 
-from tests.e2e.test_login_e2e import PHONE_WIDTH, login_by_otp
+from tests.e2e.conftest import PHONE_WIDTH
+from tests.e2e.test_login_e2e import login_by_otp
+from tests.e2e.test_send_e2e import assert_fits
 
 PASSWORD = "Mat-khau-rat-kho-2026"
 
@@ -42,9 +45,9 @@ def people(live_server):
     return secrets
 
 
-def staff_page(browser, live_server, username: str, secrets: dict[str, str], viewport=None):
-    context = browser.new_context(locale="vi-VN", viewport=viewport or {"width": 1280, "height": 900})
-    page = context.new_page()
+def staff_page(new_page, live_server, username: str, secrets: dict[str, str], viewport=None):
+    """A staff member logged in (password, then TOTP for leaders), on the staff dashboard."""
+    page = new_page(viewport)
     page.goto(f"{live_server.url}/can-bo/dang-nhap")
     page.get_by_label("Tên đăng nhập").fill(username)
     page.get_by_label("Mật khẩu").fill(PASSWORD)
@@ -57,7 +60,7 @@ def staff_page(browser, live_server, username: str, secrets: dict[str, str], vie
     return page
 
 
-def citizen_report(live_server, browser) -> tuple[object, str]:
+def citizen_report(live_server, new_page) -> tuple[object, str]:
     """A citizen logged in at phone width, with one report sent (pending)."""
     from sqlalchemy import select
 
@@ -65,8 +68,7 @@ def citizen_report(live_server, browser) -> tuple[object, str]:
     from webapp.extensions import db
     from webapp.reports.services import Draft, create_report
 
-    context = browser.new_context(locale="vi-VN", viewport=PHONE_WIDTH)
-    page = context.new_page()
+    page = new_page(PHONE_WIDTH)
     page.goto(f"{live_server.url}/dang-nhap")
     login_by_otp(page, live_server, "0912 000 777")
     page.wait_for_url(f"{live_server.url}/**")
@@ -82,10 +84,10 @@ def citizen_report(live_server, browser) -> tuple[object, str]:
     return page, code
 
 
-def test_report_from_intake_to_a_published_answer(live_server, browser, people):
-    citizen, code = citizen_report(live_server, browser)
+def test_report_from_intake_to_a_published_answer(live_server, new_page, people):
+    citizen, code = citizen_report(live_server, new_page)
 
-    officer = staff_page(browser, live_server, "tn-canbo", people)
+    officer = staff_page(new_page, live_server, "tn-canbo", people)
     officer.get_by_role("link", name=code).first.click()
     officer.wait_for_url(f"**/can-bo/pakn/{code}")
     assert officer.get_by_label("Công khai phản ánh trên cổng Tra cứu").is_checked()
@@ -96,18 +98,24 @@ def test_report_from_intake_to_a_published_answer(live_server, browser, people):
     assert "Đã phân công xử lý." in officer.content()
     assert "Đang xử lý" in officer.locator(".meta").first.inner_text()
 
-    unit = staff_page(browser, live_server, "xd-canbo", people)
+    unit = staff_page(new_page, live_server, "xd-canbo", people)
     unit.get_by_role("link", name="Hộp thư phản ánh").click()
     unit.get_by_role("link", name=code).click()
     unit.get_by_label("Nội dung trả lời").fill("Đơn vị đã cắt dọn cây đổ, đường thông suốt từ 15 giờ.")
     unit.get_by_role("button", name="Gửi lãnh đạo duyệt").click()
     assert "Đã gửi trả lời để lãnh đạo duyệt." in unit.content()
 
-    leader = staff_page(browser, live_server, "xd-lanhdao", people)
+    # The unit's leader approves on a phone.
+    leader = staff_page(new_page, live_server, "xd-lanhdao", people, PHONE_WIDTH)
     assert code in leader.locator("main").inner_text()  # "Trả lời chờ tôi duyệt" on the dashboard
+    assert_fits(leader)
     leader.get_by_role("link", name=code).first.click()
+    leader.wait_for_url(f"**/can-bo/pakn/{code}")
+    expect(leader.locator("main")).to_contain_text("Đơn vị đã cắt dọn cây đổ")  # the draft to approve
+    assert_fits(leader)
     leader.get_by_role("button", name="Duyệt và công bố").click()
     assert "Đã duyệt và công bố trả lời" in leader.content()
+    assert_fits(leader)
 
     citizen.goto(f"{live_server.url}/pakn-cua-toi/{code}")
     body = citizen.locator("main").inner_text()
@@ -118,8 +126,8 @@ def test_report_from_intake_to_a_published_answer(live_server, browser, people):
     assert "Đơn vị đã cắt dọn cây đổ" in citizen.locator("main").inner_text()
 
 
-def test_warning_created_approved_and_shown_in_the_banner(live_server, browser, people):
-    officer = staff_page(browser, live_server, "tn-canbo", people)
+def test_warning_created_approved_and_shown_in_the_banner(live_server, new_page, people):
+    officer = staff_page(new_page, live_server, "tn-canbo", people)
     officer.goto(f"{live_server.url}/can-bo/canh-bao/moi")
     tz = ZoneInfo("Asia/Ho_Chi_Minh")
     start = (datetime.now(tz) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
@@ -134,11 +142,22 @@ def test_warning_created_approved_and_shown_in_the_banner(live_server, browser, 
     officer.goto(f"{live_server.url}/")
     assert "Nước sông Vàm Cỏ Đông" not in officer.content()  # not before approval
 
-    leader = staff_page(browser, live_server, "tn-lanhdao", people)
+    # The leader approves on a phone.
+    leader = staff_page(new_page, live_server, "tn-lanhdao", people, PHONE_WIDTH)
     leader.goto(f"{live_server.url}/can-bo/canh-bao")
-    leader.get_by_role("button", name="Duyệt", exact=True).click()
+    expect(leader.locator("main")).to_contain_text("Nước sông Vàm Cỏ Đông dâng cao")
+    assert_fits(leader)
+    approve = leader.get_by_role("button", name="Duyệt", exact=True)
+    box = approve.bounding_box()  # on the screen, not behind a table scrolled sideways
+    assert box["x"] + box["width"] <= PHONE_WIDTH["width"], box
+    approve.click()
     assert "Đã duyệt cảnh báo." in leader.content()
+    assert_fits(leader)
 
-    visitor = browser.new_context(locale="vi-VN", viewport=PHONE_WIDTH).new_page()
+    visitor = new_page(PHONE_WIDTH)
     visitor.goto(f"{live_server.url}/")
-    assert "Nước sông Vàm Cỏ Đông dâng cao" in visitor.locator(".warning-banner").inner_text()
+    banner = visitor.locator(".warning-banner")
+    expect(banner).to_contain_text("Nước sông Vàm Cỏ Đông dâng cao")
+    assert_fits(visitor)
+    banner.get_by_role("link", name="Nước sông Vàm Cỏ Đông dâng cao").click()
+    expect(visitor.locator("main")).to_contain_text("Người dân ven sông chủ động di dời tài sản.")
