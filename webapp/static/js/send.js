@@ -1,4 +1,22 @@
-// Send form: suggest similar published reports while the title/content are typed (optional).
+// Send form: a form that came back with errors puts the focus on its error summary (read out by
+// screen readers), whose links take the focus to each field; suggests similar published reports
+// while the title/content are typed (optional).
+(function () {
+  var summary = document.getElementById("error-summary");
+  if (!summary) return;
+  summary.focus();
+  summary.addEventListener("click", function (event) {
+    var link = event.target.closest("a[href^='#']");
+    var target = link && document.getElementById(link.getAttribute("href").slice(1));
+    if (!target) return;
+    event.preventDefault();  // a fragment link alone scrolls but leaves the focus where it was
+    var details = target.closest("details");
+    if (details) details.open = true;
+    target.focus();
+    var label = target.id && document.querySelector("label[for='" + target.id + "']");
+    (label || target).scrollIntoView({block: "center"});
+  });
+})();
 (function () {
   var script = document.getElementById("send-js");
   var box = document.getElementById("similar");
