@@ -8,6 +8,7 @@ only). Real indices are versioned names (``<prefix>-reports-<timestamp>``) behin
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
@@ -21,6 +22,7 @@ from elasticsearch import ApiError, Elasticsearch, NotFoundError, helpers
 from indexer.engine import EngineUnavailable, SearchEngine
 from indexer.query import Hit, SearchQuery, SearchResult, Term, analyze
 
+log = logging.getLogger("indexer.elastic")
 MAPPING_PATH = Path(__file__).resolve().parent.parent / "schemas" / "elasticsearch" / "reports.json"
 TEXT_WEIGHTS = {"title": 3.0, "content": 1.0, "address": 1.5, "answer": 0.5, "sender_name": 2.0}
 PAIR_BOOST = 2.0
@@ -75,11 +77,23 @@ class ElasticsearchEngine(SearchEngine):
         try:
             return fn(*args, **kwargs)
         except (TransportConnectionError, TransportError) as exc:
+            self._ensured = False  # a cluster that comes back may have lost the index
             raise EngineUnavailable(f"không kết nối được Elasticsearch: {exc}") from exc
         except ApiError as exc:
             if getattr(exc, "status_code", 500) >= 500:
+                self._ensured = False
                 raise EngineUnavailable(f"Elasticsearch báo lỗi: {exc}") from exc
             raise
+
+    def _on_index(self, fn: Callable[..., Any], **kwargs: Any) -> Any:
+        """Call ``fn(index=alias, ...)``; if the alias is gone (a cluster restarted empty, an index
+        dropped by hand), create it again and retry once: an empty index, not an error."""
+        try:
+            return self._call(fn, index=self.alias, **kwargs)
+        except NotFoundError:
+            self._ensured = False
+            self.ensure_index()
+            return self._call(fn, index=self.alias, **kwargs)
 
     # -- index lifecycle --------------------------------------------------------------------
     def _new_index_name(self) -> str:
@@ -96,6 +110,19 @@ class ElasticsearchEngine(SearchEngine):
         except NotFoundError:
             return []
 
+    def _stray_index(self) -> list[dict[str, Any]]:
+        """Alias actions that remove a concrete index holding the alias's name, if there is one.
+
+        A write to the alias's name after the index was lost creates one (this engine's writes did
+        before they required the alias; an external-version delete still can): it has none of our
+        mapping and blocks the alias, so it goes, atomically with the swap. Its documents are a
+        projection of the database: reconcile writes them again.
+        """
+        if not self._call(self.client.indices.exists, index=self.alias):
+            return []
+        log.warning("index %s is a concrete index, not our alias: replacing it", self.alias)
+        return [{"remove_index": {"index": self.alias}}]
+
     def ensure_index(self) -> None:
         if self._ensured:
             return
@@ -103,7 +130,7 @@ class ElasticsearchEngine(SearchEngine):
             name = self._new_index_name()
             self._create_index(name)
             self._call(self.client.indices.update_aliases,
-                       actions=[{"add": {"index": name, "alias": self.alias}}])
+                       actions=[*self._stray_index(), {"add": {"index": name, "alias": self.alias}}])
         self._ensured = True
 
     def drop(self) -> None:
@@ -116,35 +143,50 @@ class ElasticsearchEngine(SearchEngine):
         if not docs:
             return 0
         self.ensure_index()
-        actions = ({"_op_type": "index", "_index": self.alias, "_id": str(d["id"]),
-                    "version": d["revision"], "version_type": "external", "_source": d} for d in docs)
-        return self._bulk(actions)
+
+        def actions() -> Iterator[dict[str, Any]]:
+            return ({"_op_type": "index", "_index": self.alias, "_id": str(d["id"]),
+                     "version": d["revision"], "version_type": "external", "_source": d} for d in docs)
+
+        try:
+            # require_alias: a write never creates a mapping-less index in place of the alias.
+            return self._bulk(actions(), require_alias=True)
+        except _IndexMissing:
+            self._ensured = False
+            self.ensure_index()
+            return self._bulk(actions(), require_alias=True)
 
     def delete(self, items: Iterable[tuple[int, int]]) -> int:
         items = list(items)
         if not items:
             return 0
+        # Checked every time, not cached: an external-version delete can create a missing index
+        # itself (without our mapping). One extra round trip per batch.
+        self._ensured = False
         self.ensure_index()
         actions = ({"_op_type": "delete", "_index": self.alias, "_id": str(doc_id),
                     "version": revision, "version_type": "external"} for doc_id, revision in items)
         return self._bulk(actions, count_missing=False)
 
-    def _bulk(self, actions: Iterable[dict[str, Any]], count_missing: bool = True) -> int:
+    def _bulk(self, actions: Iterable[dict[str, Any]], count_missing: bool = True, **params: Any) -> int:
         done = 0
         failures = []
         stream = self._call(helpers.streaming_bulk, self.client, actions, raise_on_error=False,
-                            raise_on_exception=False, refresh="wait_for", chunk_size=500)
+                            raise_on_exception=False, refresh="wait_for", chunk_size=500, **params)
         try:
             for ok, item in stream:
                 info = next(iter(item.values()))
                 status = info.get("status", 500)
                 if ok or status == 409:  # 409: the index already holds this or a newer revision
                     done += 1
+                elif (info.get("error") or {}).get("type") == "index_not_found_exception":
+                    raise _IndexMissing(self.alias)
                 elif status == 404:
                     done += 1 if count_missing else 0
                 else:
                     failures.append(info)
         except (TransportConnectionError, TransportError) as exc:
+            self._ensured = False
             raise EngineUnavailable(f"không kết nối được Elasticsearch: {exc}") from exc
         if failures:
             raise EngineUnavailable(f"Elasticsearch từ chối {len(failures)} tài liệu: {failures[0]}")
@@ -175,7 +217,7 @@ class ElasticsearchEngine(SearchEngine):
         except Exception:
             self._call(self.client.indices.delete, index=name, ignore_unavailable=True)
             raise
-        swap = [{"remove": {"index": o, "alias": self.alias}} for o in old]
+        swap = [{"remove": {"index": o, "alias": self.alias}} for o in old] or self._stray_index()
         swap.append({"add": {"index": name, "alias": self.alias}})
         self._call(self.client.indices.update_aliases, actions=swap)  # atomic
         for o in old:
@@ -185,12 +227,12 @@ class ElasticsearchEngine(SearchEngine):
     # -- reading ----------------------------------------------------------------------------
     def count(self) -> int:
         self.ensure_index()
-        self._call(self.client.indices.refresh, index=self.alias)
-        return int(self._call(self.client.count, index=self.alias)["count"])
+        self._on_index(self.client.indices.refresh)
+        return int(self._on_index(self.client.count)["count"])
 
     def revisions(self) -> Iterator[tuple[int, int]]:
         self.ensure_index()
-        self._call(self.client.indices.refresh, index=self.alias)
+        self._on_index(self.client.indices.refresh)
         try:
             for hit in helpers.scan(self.client, index=self.alias, _source=["revision"],
                                     query={"query": {"match_all": {}}}, size=1000):
@@ -342,6 +384,10 @@ class ElasticsearchEngine(SearchEngine):
             return
         except (TransportConnectionError, TransportError) as exc:
             raise EngineUnavailable(f"không kết nối được Elasticsearch: {exc}") from exc
+
+
+class _IndexMissing(Exception):  # noqa: N818 - internal signal, never leaves the engine
+    """A bulk item found no index behind the alias: recreate it and write again."""
 
 
 def _strip_marks(text: str) -> str:

@@ -91,6 +91,11 @@ def status_command() -> None:
     click.echo(f"Hàng đợi chỉ mục (outbox) chưa xử lý: {st.backlog}"
                + (f", cũ nhất {st.oldest_pending_seconds:.0f} giây" if st.oldest_pending_seconds is not None else "")
                + (f", {st.failing} mục đã thử lỗi" if st.failing else ""))
+    if not engine.get("ok") or st.failing:
+        click.echo("Các phản ánh vẫn được lưu trong cơ sở dữ liệu; hàng đợi được đánh chỉ mục khi máy tìm "
+                   "kiếm hoạt động lại (lượt quét định kỳ, hoặc `flask index sync`).")
+    elif not st.backlog and engine.get("documents") != st.public_reports:
+        click.echo("Chỉ mục lệch với cơ sở dữ liệu: chạy `flask index reconcile`.")
 
 
 @index_cli.command("drain")
@@ -160,6 +165,8 @@ def worker_command(burst: bool) -> None:
     db.engine.dispose()  # the work horses are forked: no pooled connection may cross the fork
     worker = Worker([QUEUE_NAME], connection=redis_connection(app.config["REDIS_URL"]))
     try:
-        worker.work(burst=burst)
+        # The scheduler runs the retries that jobs are enqueued with (Retry intervals put a failed
+        # job in the scheduled registry; without a scheduler it would never run again).
+        worker.work(burst=burst, with_scheduler=True)
     finally:
         stop.set()
