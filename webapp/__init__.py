@@ -100,15 +100,10 @@ def register_extensions(app: Flask) -> None:
             cur.execute("PRAGMA busy_timeout=5000")
             cur.close()
 
-        @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn) -> None:  # noqa: ANN001
-            # IMMEDIATE: take the write lock when the transaction starts. With a deferred BEGIN, a
-            # request that reads a row and then writes it fails at once with "database is locked"
-            # (SQLITE_BUSY_SNAPSHOT, which busy_timeout does not retry) whenever a background job
-            # committed in between; an immediate one waits up to busy_timeout instead. The cost:
-            # transactions on SQLite (read-only ones too) run one at a time, which the embedded
-            # single-machine default can afford; PostgreSQL is the production database.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # IMMEDIATE transactions, deferred ones for read-only requests (webapp.db explains why).
+        from webapp.db import install_sqlite_transactions
+
+        install_sqlite_transactions(engine, testing=app.testing)
 
 
 def _migrations_dir():  # noqa: ANN202

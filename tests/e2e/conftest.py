@@ -43,7 +43,8 @@ def make_app(instance: Path):
     from webapp import create_app
 
     app = create_app({"INSTANCE_PATH": str(instance), "SECRET_KEY": "e2e-secret",
-                      "INDEXER_INLINE": True, "INDEXER_SWEEP_SECONDS": 1, "RATE_LIMITS": False})
+                      "INDEXER_INLINE": True, "INDEXER_SWEEP_SECONDS": 1, "RATE_LIMITS": False,
+                      "TESTING": True})
     with app.app_context():
         upgrade()
     return app

@@ -181,3 +181,89 @@ def test_sqlite_read_then_write_survives_a_commit_from_another_thread(fresh_app,
         db.session.expire_all()
         assert db.session.get(Report, report_id).title == "Đã sửa"
         assert db.session.get(Field, field_id).deadline_days == 7
+
+
+def _hold_write_lock(app):  # noqa: ANN001, ANN202
+    """Another process's writer: a raw connection holding SQLite's write lock on the app's database."""
+    import sqlite3
+
+    conn = sqlite3.connect(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"),
+                           isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("UPDATE fields SET deadline_days = deadline_days")
+    return conn
+
+
+def _in_thread(fn):  # noqa: ANN001, ANN202
+    import threading
+
+    out: dict = {}
+
+    def run() -> None:
+        try:
+            out["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - reported by the caller's assertion
+            out["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, out
+
+
+def test_sqlite_read_only_pages_do_not_wait_for_a_writer(fresh_app, backend):
+    """Pages that only read are served while another connection holds the write lock (the indexer
+    or a send): readers of the embedded default must not queue behind writers or each other."""
+    if backend != "sqlite":
+        pytest.skip("SQLite's locking only")
+    from webapp.extensions import db
+    from webapp.reference.models import Field
+
+    app = fresh_app()
+    with app.app_context():
+        report = Report(code="PA-READ-K7CK", title="Đèn đường hỏng", content="Đã ba đêm không sáng.",
+                        field=db.session.scalar(select(Field)), province_code=80, published=True,
+                        submitted_at=datetime(2025, 1, 1, tzinfo=UTC))
+        db.session.add(report)
+        db.session.commit()
+    client = app.test_client()
+    writer = _hold_write_lock(app)
+    try:
+        thread, out = _in_thread(lambda: client.get("/pakn/PA-READ-K7CK"))
+        thread.join(timeout=3)  # the lock is held far longer than a page takes
+        assert not thread.is_alive(), "the page waited for the writer's lock"
+        assert out["value"].status_code == 200, out
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+        thread.join(timeout=10)
+
+
+def test_sqlite_a_get_that_must_write_waits_for_the_lock_instead_of_failing(fresh_app, backend):
+    """A logged-in GET refreshes its session's last-seen time; when another connection writes and
+    commits meanwhile, the request waits for the lock (no 'database is locked', no 500)."""
+    if backend != "sqlite":
+        pytest.skip("SQLite's locking only")
+    import time
+
+    from tests.conftest import sms_codes
+    from webapp.auth.models import UserSession
+    from webapp.extensions import db
+
+    app = fresh_app()
+    client = app.test_client()
+    client.post("/dang-nhap", data={"phone": "0912345678"})
+    client.post("/dang-nhap/ma", data={"code": sms_codes(app, "0912345678")[-1]})
+    long_ago = datetime.now(UTC) - timedelta(minutes=5)
+    with app.app_context():
+        db.session.execute(UserSession.__table__.update().values(last_seen_at=long_ago))
+        db.session.commit()
+    writer = _hold_write_lock(app)
+    thread, out = _in_thread(lambda: client.get("/pakn-cua-toi"))
+    time.sleep(0.3)  # the request has read its session and now wants to write
+    writer.execute("COMMIT")  # a write it did not see: a deferred transaction could not write now
+    writer.close()
+    thread.join(timeout=10)
+    assert out.get("value") is not None and out["value"].status_code == 200, out
+    with app.app_context():
+        seen = db.session.scalar(select(UserSession.last_seen_at))
+    assert seen > long_ago

@@ -12,6 +12,7 @@ from webapp.auth import services
 from webapp.auth.forms import CodeForm, PasswordLoginForm, PhoneForm, RegisterForm
 from webapp.auth.models import OtpChallenge, Role, RoleName, User, UserKind, UserStatus
 from webapp.auth.services import AuthError
+from webapp.db import begin_write
 from webapp.extensions import db, limiter
 from webapp.main.routes import safe_next
 
@@ -209,6 +210,7 @@ def oidc_start(provider: str):
 def oidc_callback(provider: str):
     from webapp.auth import oidc
 
+    begin_write()  # a GET that creates accounts and sessions
     client = oidc.client(provider)
     if client is None:
         abort(404)

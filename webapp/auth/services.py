@@ -33,7 +33,7 @@ from webapp.auth.models import (
     UserSession,
     UserStatus,
 )
-from webapp.db import utcnow
+from webapp.db import begin_write, utcnow
 from webapp.extensions import db
 from webapp.jobs import after_commit
 
@@ -328,10 +328,12 @@ def current_session_user(user_id: str) -> User | None:
     if user is None or not user.is_active:
         return None
     if moment - record.last_seen_at > idle_limit(user):
+        begin_write()
         record.revoked_at = moment
         db.session.commit()
         return None
     if moment - record.last_seen_at > timedelta(seconds=60):  # not a write on every request
+        begin_write()
         record.last_seen_at = moment
         db.session.commit()
     return user

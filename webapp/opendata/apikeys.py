@@ -30,6 +30,7 @@ import config
 from indexer.text import nfc
 from webapp.auth.models import User, UserKind, UserStatus
 from webapp.auth.services import now
+from webapp.db import begin_write
 from webapp.extensions import db
 from webapp.opendata.models import ApiKey
 
@@ -136,6 +137,7 @@ def touch(key: ApiKey) -> None:
     moment = now()
     if key.last_used_at is not None and moment - key.last_used_at < TOUCH_EVERY:
         return
+    begin_write()  # most API requests are GETs
     try:
         # The condition in SQL too: of several requests at the same moment, one writes.
         db.session.execute(update(ApiKey).where(

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from indexer.text import nfc, nfc_multiline
 from webapp.auth.models import RoleName, Unit, User
 from webapp.auth.services import audit, now
+from webapp.db import begin_write
 from webapp.extensions import db
 from webapp.jobs import after_commit
 from webapp.reference.models import Field
@@ -395,6 +396,7 @@ def add_template(user: User, field_slug: str, title: str, text: str) -> AnswerTe
 def reveal_sender(user: User, report: Report) -> None:
     """Staff are about to see the sender's details: a confidential sender's display is audited."""
     if report.confidential:
+        begin_write()  # the staff report page is a GET
         audit("confidential_sender_viewed", user=user, subject=report.code)
 
 
