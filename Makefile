@@ -6,13 +6,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 PYTEST_ARGS ?=
+LOAD_ARGS ?=
 
-.PHONY: run test e2e bench lint translations migrate seed clean-instance help
+.PHONY: run test e2e bench load lint translations migrate seed clean-instance help
 
 help:
 	@echo "make run    - install, migrate, load demo data, serve the portal"
 	@echo "make test   - install test requirements and run the whole test suite"
 	@echo "make bench  - run the benchmarks in bench/"
+	@echo "make load   - load test: 50 users against gunicorn, 100,000 reports (LOAD_ARGS=...)"
 	@echo "make lint   - ruff"
 
 $(BIN)/python:
@@ -25,6 +27,10 @@ $(VENV)/.requirements: requirements.txt | $(BIN)/python
 
 $(VENV)/.requirements-test: requirements.txt requirements-test.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-test.txt
+	touch $@ $(VENV)/.requirements
+
+$(VENV)/.requirements-bench: requirements.txt requirements-bench.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-bench.txt
 	touch $@ $(VENV)/.requirements
 
 translations: $(VENV)/.requirements
@@ -51,6 +57,9 @@ bench: $(VENV)/.requirements
 	cd bench && ../$(BIN)/python index.py
 	cd bench && ../$(BIN)/python export.py
 	$(BIN)/python bench/import_speed.py
+
+load: $(VENV)/.requirements-bench translations
+	$(BIN)/python bench/load.py $(LOAD_ARGS)
 
 e2e: $(VENV)/.requirements-test translations
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)

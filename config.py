@@ -94,6 +94,9 @@ SETTINGS: tuple[Setting, ...] = (
             "'elasticsearch'.", choices=("sqlite", "elasticsearch")),
     Setting("SEARCH_INDEX_PATH", "str", "",
             "File of the embedded SQLite search index; empty = <instance>/search.sqlite3."),
+    Setting("SEARCH_CACHE_SIZE", "int", 256,
+            "Results of recent searches each web process of the embedded engine keeps until the "
+            "index changes (0 = none).", min_value=0),
     Setting("ELASTICSEARCH_URL", "url", "http://127.0.0.1:9200",
             "Elasticsearch node URL (used when SEARCH_ENGINE=elasticsearch).",
             schemes=("http", "https")),

@@ -120,4 +120,4 @@ def engine_from_config(config: dict[str, Any], scope: str = "public") -> SearchE
     if scope == "staff":
         root, dot, ext = str(path).rpartition(".")
         path = f"{root}-staff.{ext}" if dot else f"{path}-staff"
-    return SqliteEngine(path)
+    return SqliteEngine(path, cache_size=config.get("SEARCH_CACHE_SIZE", 256))
