@@ -147,6 +147,10 @@ def run_locust(url: str, plan_path: Path, users: int, duration: int, wait: bool,
     with open(f"{prefix}_stats.csv", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             stats[row["Name"]] = row
+    # Exceptions raised in tasks (a page without its form, a login whose SMS never came) are not
+    # failed requests, but they are errors of the run all the same.
+    with open(f"{prefix}_exceptions.csv", encoding="utf-8") as fh:
+        stats["_exceptions"] = {"count": sum(int(row["Count"]) for row in csv.DictReader(fh))}
     return stats
 
 
@@ -225,8 +229,11 @@ def main() -> None:
     agg = loaded.get("Aggregated", {})
     rps = float(agg.get("Requests/s", 0) or 0)
     print("-" * len(header))
+    exceptions = loaded["_exceptions"]["count"]
+    total_err += exceptions
     rate = total_err / total_req if total_req else 0.0
-    print(f"error rate {rate:.2%} ({total_err} of {total_req}); throughput {rps:.1f} requests/s")
+    print(f"error rate {rate:.2%} ({total_err} of {total_req}, of which {exceptions} exceptions in tasks); "
+          f"throughput {rps:.1f} requests/s")
     print(f"sends: {shown} tracking codes shown to users, {len(lost)} of them missing from the database "
           f"(it grew by {sent_after - before}: a send cut off when a run's time was up may be saved "
           f"without its answer being counted); outbox pending after the run: {pending}")

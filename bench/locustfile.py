@@ -18,7 +18,6 @@ from itertools import count
 from pathlib import Path
 
 from locust import FastHttpUser, between, constant, task
-from locust.exception import StopUser
 
 PLAN = json.loads(Path(os.environ["LOAD_PLAN"]).read_text(encoding="utf-8"))
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -26,6 +25,11 @@ IDEMPOTENCY = re.compile(r'name="idempotency_key"[^>]*value="([^"]+)"')
 _numbers = count(1)
 # Zipf weights over the queries (most popular first): the n-th is chosen with weight 1/n.
 WEIGHTS = [1 / (n + 1) for n in range(len(PLAN["queries"]))]
+
+
+class LoginError(RuntimeError):
+    """Counted by Locust as an error of the task (bench/load.py adds it to the error rate); the
+    user tries to log in again at its next send."""
 
 
 def _hidden(pattern: re.Pattern[str], html: str) -> str:
@@ -125,7 +129,7 @@ class PortalUser(FastHttpUser):
         resp = self.client.post("/dang-nhap/ma", data={"csrf_token": _hidden(CSRF, page.text or ""), "code": code},
                                 name="login")
         if resp.status_code != 200 or "/dang-nhap" in str(resp.url):
-            raise StopUser(f"login failed for {self.phone}: {resp.status_code}")
+            raise LoginError(f"login failed for {self.phone}: {resp.status_code}")
         self.logged_in = True
 
     def _await_code(self) -> str:
@@ -140,4 +144,4 @@ class PortalUser(FastHttpUser):
                         if found:
                             return found.group(1)
             time.sleep(0.2)
-        raise StopUser(f"no OTP SMS for {self.phone}")
+        raise LoginError(f"no OTP SMS for {self.phone}")
