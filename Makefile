@@ -8,7 +8,7 @@ FLASK := $(BIN)/flask --app wsgi
 PYTEST_ARGS ?=
 LOAD_ARGS ?=
 
-.PHONY: run test e2e bench load lint translations migrate seed clean-instance help
+.PHONY: run test e2e bench load lint services translations migrate seed clean-instance help
 
 help:
 	@echo "make run    - install, migrate, load demo data, serve the portal"
@@ -16,6 +16,7 @@ help:
 	@echo "make bench  - run the benchmarks in bench/"
 	@echo "make load   - load test: 50 users against gunicorn, 100,000 reports (LOAD_ARGS=...)"
 	@echo "make lint   - ruff"
+	@echo "make services - install (Debian packages) and start PostgreSQL, Redis and Chromium for the tests"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +52,9 @@ test: $(VENV)/.requirements-test translations
 
 lint: $(VENV)/.requirements-test
 	$(BIN)/ruff check .
+
+services:
+	bash .ci/services
 
 bench: $(VENV)/.requirements
 	cd bench && ../$(BIN)/python search.py
