@@ -263,7 +263,7 @@ def test_exports_match_the_search(search_server, page):
     secret = [r for r in rows if r["code"] == search_server.confidential_code]
     assert len(secret) == 1
     assert secret[0]["sender_name"] == "" and secret[0]["phone_masked"] == ""
-    for leak in (SECRET_NAME, SECRET_PHONE, SECRET_PHONE[1:], "093****456", SECRET_EMAIL, SECRET_ADDRESS):
+    for leak in (SECRET_NAME, SECRET_PHONE, SECRET_PHONE[1:], "093*****56", SECRET_EMAIL, SECRET_ADDRESS):
         assert leak not in text, leak
     # Others' senders are there (masked phone), so the check above is not vacuous.
     assert any(r["sender_name"].startswith("Nguyễn Văn Dân") and r["phone_masked"] for r in rows)

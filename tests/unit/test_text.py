@@ -35,8 +35,8 @@ def test_things_that_are_not_phone_numbers_are_refused(typed):
 
 
 def test_phone_is_masked_in_the_middle():
-    assert mask_phone("0912345678") == "091****678"
-    assert mask_phone("+84 912 345 678") == "091****678"
+    assert mask_phone("0912345678") == "091*****78"
+    assert mask_phone("+84 912 345 678") == "091*****78"
     assert mask_phone(None) == ""
 
 
