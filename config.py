@@ -137,6 +137,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Citizen sessions end after this much inactivity.", min_value=1),
     Setting("HTTPS", "bool", False,
             "The portal is served over HTTPS: Secure cookies and HSTS (set it in production)."),
+    Setting("TRUSTED_PROXIES", "int", 0,
+            "Number of reverse proxies in front of the portal that set X-Forwarded-For/-Proto/-Host "
+            "(0: none; the client address is the connection's). With 1 behind nginx, limits count "
+            "the real client, not the proxy.", min_value=0),
     Setting("OIDC_DVC_DISCOVERY_URL", "url", "",
             "Discovery URL of the national public-service portal's OpenID provider (empty hides its button).",
             schemes=("http", "https")),

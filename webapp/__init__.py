@@ -22,10 +22,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config["BABEL_DEFAULT_TIMEZONE"] = values["TIMEZONE"]
     # The whole request may carry every attachment; one file is checked against UPLOAD_MAX_MB.
     app.config["MAX_CONTENT_LENGTH"] = (values["UPLOAD_MAX_FILES"] * values["UPLOAD_MAX_MB"] + 2) * 1024 * 1024
-    app.json.ensure_ascii = False  # type: ignore[attr-defined] - Vietnamese JSON stays readable
     app.logger.setLevel(values["LOG_LEVEL"])
     logging.getLogger("webapp").setLevel(values["LOG_LEVEL"])
 
+    register_hardening(app)  # first: the id converter must be in place before any route is added
     register_extensions(app)
     register_security(app)
     register_blueprints(app)
@@ -110,6 +110,12 @@ def _migrations_dir():  # noqa: ANN202
     from config import PROJECT_ROOT
 
     return PROJECT_ROOT / "migrations"
+
+
+def register_hardening(app: Flask) -> None:
+    from webapp.hardening import register
+
+    register(app)
 
 
 def register_security(app: Flask) -> None:

@@ -2,13 +2,14 @@
 
 from flask_babel import Babel
 from flask_limiter import ApplicationLimit, Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+from webapp.clientip import client_key
 
 # Deterministic constraint names so that Alembic migrations can drop them on every backend.
 NAMING_CONVENTION = {
@@ -52,7 +53,7 @@ def _not_api_request() -> bool:
 # Every request to /api/v1 and /open311 (whichever blueprint serves it) counts against one shared
 # limit: per API key with the key's own limit, else per client IP with API_RATE_LIMIT
 # (webapp.opendata.apikeys). The login endpoints keep their own per-route limits as well.
-limiter = Limiter(key_func=get_remote_address, application_limits=[
+limiter = Limiter(key_func=client_key, application_limits=[
     ApplicationLimit(_api_rate_limit, key_function=_api_rate_key, scope="api", exempt_when=_not_api_request)])
 
 

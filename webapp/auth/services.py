@@ -33,6 +33,7 @@ from webapp.auth.models import (
     UserSession,
     UserStatus,
 )
+from webapp.clientip import client_key
 from webapp.db import begin_write, utcnow
 from webapp.extensions import db
 from webapp.jobs import after_commit
@@ -54,7 +55,8 @@ class AuthError(Exception):
 
 
 def client_ip() -> str:
-    return (request.remote_addr or "") if has_request_context() else ""
+    """The client as limits count it (IPv6 per /64; the real address behind trusted proxies)."""
+    return client_key() if has_request_context() else ""
 
 
 def audit(event: str, user: User | None = None, subject: str = "", detail: str = "",

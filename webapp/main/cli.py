@@ -31,6 +31,7 @@ def serve() -> None:
     from werkzeug.serving import run_simple
 
     from webapp.extensions import db
+    from webapp.hardening import QuietRequestHandler
     from webapp.reports.models import Report
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -50,7 +51,8 @@ def serve() -> None:
         from indexer.dispatch import runner
 
         runner(app).start()  # sweeps the outbox and sends due saved-search alerts from the start
-    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False,
+               request_handler=QuietRequestHandler)
 
 
 def _safe_url(url: str) -> str:

@@ -21,7 +21,6 @@ from datetime import timedelta
 
 from flask import Flask, current_app, has_request_context, jsonify, request
 from flask_babel import gettext as _
-from flask_limiter.util import get_remote_address
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
@@ -30,6 +29,7 @@ import config
 from indexer.text import nfc
 from webapp.auth.models import User, UserKind, UserStatus
 from webapp.auth.services import now
+from webapp.clientip import client_key
 from webapp.db import begin_write
 from webapp.extensions import db
 from webapp.opendata.models import ApiKey
@@ -166,7 +166,7 @@ def request_rate_limit() -> str:
 def request_rate_key() -> str:
     """Whom this request is counted against: ``apikey:<prefix>`` with a valid key, else the client IP."""
     key = _limited_key()
-    return f"apikey:{key.prefix}" if key is not None else get_remote_address()
+    return f"apikey:{key.prefix}" if key is not None else client_key()
 
 
 def not_api_request() -> bool:
