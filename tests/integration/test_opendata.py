@@ -321,3 +321,21 @@ def test_the_unsubscribe_link_stops_the_mail_after_a_confirmation(app, client, s
     session.refresh(saved)
     assert saved.frequency == "none"
     assert client.get(f"/tim-kiem-da-luu/huy/{token}x").status_code == 404
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_are_text(client, session, search, make_report):
+    """Title, content, address, sender and answer starting with = + - @ tab or CR come out with a
+    leading apostrophe in CSV (shown as text by spreadsheet programs); JSONL keeps them as written."""
+    hostile = {"=HYPERLINK(\"http://x\",\"bấm\")", "+CMD|' /C calc'!A0 ngập", "-1+1 đường hỏng", "@SUM(A1) rác"}
+    for i, text in enumerate(sorted(hostile)):
+        make_report(title=f"{text}", content=f"{text} nội dung", address=text, sender_name=text,
+                    submitted_at=datetime(2025, 3, 1, 1, i, tzinfo=UTC))
+    search.index()
+    rows = csv_rows(client.get("/api/v1/reports.csv"))
+    assert len(rows) == len(hostile)
+    for row in rows:
+        for column in ("title", "content", "address", "sender_name"):
+            assert row[column][:1] == "'" and row[column][1:2] in "=+-@", (column, row[column])
+    lines = client.get("/api/v1/reports.jsonl").get_data(as_text=True).splitlines()
+    titles = {json.loads(line)["title"] for line in lines}
+    assert all(t[:1] in "=+-@" for t in titles)  # JSONL: data, not a spreadsheet; unchanged

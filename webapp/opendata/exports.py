@@ -70,6 +70,19 @@ def _local(value: str | None, tz: ZoneInfo) -> str | None:
     return datetime.fromisoformat(value).astimezone(tz).isoformat() if value else None
 
 
+# OWASP's CSV-injection rule: a cell that starts with one of these is a formula to a spreadsheet
+# program ("=HYPERLINK(...)", "+84…" evaluated, "@SUM"), so it is prefixed with an apostrophe, which
+# the program shows as text. (defusedcsv 3.0 leaves a leading tab or CR alone, hence this rule.)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """The value as a spreadsheet must show it: text that would start a formula gets a ``'``."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return "" if value is None else value
+
+
 def csv_chunks(records: Iterator[dict[str, Any]]) -> Iterator[str]:
     """CSV text in chunks: a UTF-8 BOM (spreadsheet programs then read Vietnamese correctly),
     the header, then the rows; CRLF line ends as RFC 4180 says."""
@@ -78,7 +91,7 @@ def csv_chunks(records: Iterator[dict[str, Any]]) -> Iterator[str]:
     buffer.write(BOM)
     writer.writeheader()
     for count, record in enumerate(records, start=1):
-        writer.writerow({k: ("" if v is None else v) for k, v in record.items()})
+        writer.writerow({k: safe_cell(v) for k, v in record.items()})
         if count % ROWS_PER_CHUNK == 0:
             yield buffer.getvalue()
             buffer.seek(0)
