@@ -128,6 +128,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("OTP_LOCK_AFTER_FAILURES", "int", 100,
             "Consecutive wrong codes after which a number is locked until an officer unlocks it.",
             min_value=1),
+    Setting("LOGIN_FREE_FAILURES", "int", 5,
+            "Consecutive wrong passwords/TOTP codes on one account before each further try must wait "
+            "(1 s, 2 s, 4 s… up to 5 minutes), whatever IP the tries come from.", min_value=1),
+    Setting("LOGIN_LOCK_AFTER_FAILURES", "int", 20,
+            "Consecutive failures after which an account is locked for LOGIN_LOCK_MINUTES; at five times "
+            "this (100 by default, NIST 800-63B 5.2.2) it stays locked until an administrator unlocks it.",
+            min_value=2),
+    Setting("LOGIN_LOCK_MINUTES", "int", 60, "How long a temporary account lock lasts, in minutes.",
+            min_value=1),
     Setting("PASSWORD_MIN_LENGTH", "int", 10, "Minimum password length.", min_value=8),
     Setting("SESSION_LIFETIME_HOURS", "int", 12, "Absolute lifetime of a login session, in hours.",
             min_value=1),

@@ -36,9 +36,9 @@ def people(live_server):
                                      ("xd-canbo", "officer", works), ("xd-lanhdao", "leader", works)):
             user = User(username=username, full_name=username, kind=UserKind.STAFF, status=UserStatus.ACTIVE,
                         password_hash=hash_password(PASSWORD))
-            if role == "leader":
-                user.totp_secret = secrets[username] = pyotp.random_base32()
-                user.totp_enabled_at = datetime.now(UTC)
+            # Every staff account has a second factor (it can see confidential senders).
+            user.totp_secret = secrets[username] = pyotp.random_base32()
+            user.totp_enabled_at = datetime.now(UTC)
             user.memberships.append(Membership(unit=unit, role=roles[role]))
             db.session.add(user)
         db.session.commit()

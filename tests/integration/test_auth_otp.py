@@ -125,7 +125,7 @@ def test_a_bounded_number_of_codes_per_client_ip(app, client, clock, monkeypatch
 
 
 def test_consecutive_failures_lock_the_number_until_an_officer_unlocks_it(
-        app, client, session, clock, monkeypatch, make_staff):
+        app, client, session, clock, monkeypatch, make_staff, staff_login):
     assert app.config["OTP_LOCK_AFTER_FAILURES"] == 100  # the rule; a smaller bar keeps the test short
     monkeypatch.setitem(app.config, "OTP_LOCK_AFTER_FAILURES", 7)
     monkeypatch.setitem(app.config, "OTP_MAX_PER_PHONE_HOUR", 50)
@@ -143,8 +143,7 @@ def test_consecutive_failures_lock_the_number_until_an_officer_unlocks_it(
     assert response.status_code == 429 and "đã bị khóa" in text(response)
 
     officer = make_staff("canbo1", "officer")
-    staff = app.test_client()
-    staff.post("/can-bo/dang-nhap", data={"username": "canbo1", "password": "Mat-khau-rat-kho-2026"})
+    staff = staff_login(officer)
     assert "091*****78" in text(staff.get("/can-bo/mo-khoa-so"))
     response = staff.post("/can-bo/mo-khoa-so", data={"phone": "0912 345 678"})
     assert "Đã mở khóa" in text(response)

@@ -8,7 +8,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import or_, select
 
-users_cli = AppGroup("users", help="Tài khoản: tạo cán bộ, mở khóa số, đăng xuất mọi phiên.")
+users_cli = AppGroup("users", help="Tài khoản: tạo cán bộ, mở khóa số và tài khoản, đăng xuất mọi phiên.")
 
 
 @users_cli.command("create-staff")
@@ -18,7 +18,7 @@ users_cli = AppGroup("users", help="Tài khoản: tạo cán bộ, mở khóa s�
 @click.option("--full-name", default="", help="Display name.")
 @click.option("--password", default=None, help="Prompted (hidden, twice) when not given.")
 def create_staff(username: str, unit: str, role: str, full_name: str, password: str | None) -> None:
-    """Create a staff account with a role in a unit (leaders and admins enrol TOTP at first login)."""
+    """Create a staff account with a role in a unit (every staff account enrols TOTP at first login)."""
     from webapp.auth.models import Membership, Role, RoleName, Unit, User, UserKind, UserStatus
     from webapp.auth.services import audit, hash_password, password_problem
     from webapp.extensions import db
@@ -69,6 +69,26 @@ def unlock_phone_command(phone: str) -> None:
         click.echo("Đã mở khóa.")
     else:
         click.echo("Số này không bị khóa.")
+
+
+@users_cli.command("unlock")
+@click.argument("login")
+def unlock_account(login: str) -> None:
+    """Unlock an account locked after too many wrong passwords/TOTP codes (username, phone or email)."""
+    from webapp.auth import throttle
+    from webapp.auth.services import audit, find_any_account
+    from webapp.extensions import db
+
+    user = find_any_account(login)
+    if user is None:
+        click.echo("Lỗi: không tìm thấy tài khoản.", err=True)
+        sys.exit(1)
+    if throttle.unlock(user):
+        audit("account_unlocked", user=user)
+        db.session.commit()
+        click.echo("Đã mở khóa tài khoản.")
+    else:
+        click.echo("Tài khoản này không bị khóa.")
 
 
 @users_cli.command("sign-out-everywhere")

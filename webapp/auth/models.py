@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Column, ForeignKey, String, Table, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, ForeignKey, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.db import UTCDateTime, utcnow
@@ -77,6 +77,8 @@ class User(UserMixin, db.Model):
     phone_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The 30-second step of the last TOTP code accepted: a code is accepted once (no replay).
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     roles: Mapped[list[Role]] = relationship(secondary=user_roles)
@@ -97,8 +99,9 @@ class User(UserMixin, db.Model):
 
     @property
     def needs_second_factor(self) -> bool:
-        """Leaders and admins log in with a TOTP code as well as their password."""
-        return self.is_staff and (self.has_role(RoleName.LEADER) or self.has_role(RoleName.ADMIN))
+        """Every staff account logs in with a TOTP code as well as its password: every staff role can
+        open a report's staff page, which shows a confidential sender (ASVS 5.0 V6.3.3)."""
+        return self.is_staff
 
     def units_with_role(self, *names: str) -> set[int]:
         return {m.unit_id for m in self.memberships if m.role.name in names}
@@ -149,6 +152,18 @@ class PhoneGuard(db.Model):
     phone: Mapped[str] = mapped_column(String(16), primary_key=True)
     consecutive_failures: Mapped[int] = mapped_column(default=0)
     locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AccountGuard(db.Model):
+    """Consecutive failed password/TOTP steps of one account (or of one unknown login name), kept in
+    the database so that the count survives IP changes and restarts (webapp.auth.throttle)."""
+
+    __tablename__ = "account_guards"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)  # "user:<id>" or "name:<sha256>"
+    consecutive_failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class UserSession(db.Model):

@@ -8,7 +8,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from indexer.text import mask_phone, normalize_phone
-from webapp.auth import services
+from webapp.auth import services, throttle
 from webapp.auth.forms import CodeForm, PasswordLoginForm, PhoneForm, RegisterForm
 from webapp.auth.models import OtpChallenge, Role, RoleName, User, UserKind, UserStatus
 from webapp.auth.services import AuthError
@@ -177,7 +177,15 @@ def password_login():
     error = None
     if form.validate_on_submit():
         user = services.find_by_login(form.login.data)
+        guard_key = throttle.key_for(user, form.login.data or "")
+        try:
+            throttle.check(guard_key)
+        except throttle.Throttled as exc:
+            services.audit("password_login_throttled", user=user, subject=(form.login.data or "")[:3] + "…")
+            db.session.commit()
+            return render_template("auth/password.html", form=form, error=exc.message), 429
         if not services.check_password(user, form.password.data):
+            throttle.failed(guard_key)
             services.audit("password_login_failed", user=user, subject=(form.login.data or "")[:3] + "…")
             db.session.commit()
             error = _("Số điện thoại/email hoặc mật khẩu không đúng.")
@@ -187,6 +195,7 @@ def password_login():
             error = _("Tài khoản này đang bị khóa. Vui lòng liên hệ cán bộ tiếp nhận.")
         else:
             target = _next()
+            throttle.succeeded(guard_key)
             services.start_session(user, "password")
             db.session.commit()
             flash(_("Đăng nhập thành công."), "success")

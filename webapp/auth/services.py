@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pyotp
 from flask import current_app, has_request_context, request, session
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
@@ -251,6 +252,21 @@ def password_problem(password: str, context: tuple[str, ...] = ()) -> str | None
         if value and len(value) >= 4 and value.lower() in lowered:
             return _("Mật khẩu không được chứa số điện thoại, email hoặc tên của bạn.")
     return None
+
+
+def verify_totp(user: User, code: str, secret: str | None = None) -> bool:
+    """Whether ``code`` is a current TOTP code (±30 s) of ``secret`` (default: the user's) that was
+    not accepted before: each code is accepted once per account (ASVS 5.0 V6.5.1)."""
+    totp = pyotp.TOTP(secret or user.totp_secret or "")
+    typed = "".join(ch for ch in (code or "") if ch.isdigit())
+    current = totp.timecode(now())
+    for step in (current - 1, current, current + 1):
+        if user.totp_last_step is not None and step <= user.totp_last_step:
+            continue
+        if hmac.compare_digest(totp.generate_otp(step), typed):
+            user.totp_last_step = step
+            return True
+    return False
 
 
 def hash_password(password: str) -> str:

@@ -13,7 +13,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from indexer.text import mask_phone, normalize_phone
-from webapp.auth import services
+from webapp.auth import services, throttle
 from webapp.auth.forms import StaffLoginForm, TotpForm, UnlockPhoneForm
 from webapp.auth.models import PhoneGuard, RoleName, User, UserKind, UserStatus
 from webapp.extensions import db, limiter
@@ -61,17 +61,27 @@ def login():
     if request.method == "GET" and request.args.get("next"):
         session["login_next"] = safe_next(request.args["next"])
     if form.validate_on_submit():
-        user = db.session.scalar(select(User).where(User.username == form.username.data.strip(),
-                                                    User.kind == UserKind.STAFF))
+        name = form.username.data.strip()
+        user = db.session.scalar(select(User).where(User.username == name, User.kind == UserKind.STAFF))
+        guard_key = throttle.key_for(user, name)
+        try:
+            throttle.check(guard_key)
+        except throttle.Throttled as exc:
+            services.audit("staff_login_throttled", user=user, subject=name[:60])
+            db.session.commit()
+            return render_template("staff/login.html", form=form, error=exc.message), 429
         if not services.check_password(user, form.password.data) or user.status != UserStatus.ACTIVE:
-            services.audit("staff_login_failed", user=user, subject=form.username.data.strip()[:60])
+            throttle.failed(guard_key)
+            services.audit("staff_login_failed", user=user, subject=name[:60])
             db.session.commit()
             error = _("Tên đăng nhập hoặc mật khẩu không đúng.")
         elif user.needs_second_factor:
+            # The password step counts as half a login: the count is reset only by the TOTP step.
             session[PENDING_KEY] = (user.id, services.now().timestamp())
             return redirect(url_for("staff.totp" if user.totp_enabled_at else "staff.enrol"))
         else:
             target = safe_next(session.get("login_next") or url_for("staff.index"))
+            throttle.succeeded(guard_key)
             services.start_session(user, "staff-password")
             db.session.commit()
             return redirect(target)
@@ -87,11 +97,21 @@ def totp():
     form = TotpForm()
     error = None
     if form.validate_on_submit():
-        if pyotp.TOTP(user.totp_secret).verify(form.code.data.strip(), for_time=services.now(), valid_window=1):
+        guard_key = throttle.key_for(user)
+        try:
+            throttle.check(guard_key)
+        except throttle.Throttled as exc:
+            services.audit("totp_throttled", user=user)
+            db.session.commit()
+            return render_template("staff/totp.html", form=form, error=exc.message), 429
+        if services.verify_totp(user, form.code.data):
             target = safe_next(session.get("login_next") or url_for("staff.index"))
+            session.pop(PENDING_KEY, None)  # the password step is used up
+            throttle.succeeded(guard_key)
             services.start_session(user, "staff-totp")
             db.session.commit()
             return redirect(target)
+        throttle.failed(guard_key)
         services.audit("totp_failed", user=user)
         db.session.commit()
         error = _("Mã xác thực không đúng.")
@@ -117,16 +137,27 @@ def enrol():
     form = TotpForm()
     error = None
     if form.validate_on_submit():
-        if pyotp.TOTP(secret).verify(form.code.data.strip(), for_time=services.now(), valid_window=1):
+        guard_key = throttle.key_for(user)
+        try:
+            throttle.check(guard_key)
+        except throttle.Throttled as exc:
+            return render_template("staff/enrol.html", form=form, error=exc.message, secret=secret,
+                                   qr=_qr_data_uri(pyotp.TOTP(secret).provisioning_uri(
+                                       name=user.username or str(user.id), issuer_name="PAKN"))), 429
+        if services.verify_totp(user, form.code.data, secret=secret):
             user.totp_secret = secret
             user.totp_enabled_at = services.now()
             services.audit("totp_enrolled", user=user)
             session.pop(ENROL_KEY, None)
+            session.pop(PENDING_KEY, None)
+            throttle.succeeded(guard_key)
             target = safe_next(session.get("login_next") or url_for("staff.index"))
             services.start_session(user, "staff-totp")
             db.session.commit()
             flash(_("Đã bật xác thực hai lớp."), "success")
             return redirect(target)
+        throttle.failed(guard_key)
+        db.session.commit()
         error = _("Mã xác thực không đúng. Kiểm tra giờ trên điện thoại và thử lại.")
     uri = pyotp.TOTP(secret).provisioning_uri(name=user.username or str(user.id), issuer_name="PAKN")
     return render_template("staff/enrol.html", form=form, error=error, secret=secret, qr=_qr_data_uri(uri))
