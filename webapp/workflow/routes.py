@@ -32,6 +32,7 @@ from webapp.reports.models import (
     Status,
 )
 from webapp.search import services as search
+from webapp.search.request import SearchRequest
 from webapp.staff.routes import staff_required
 from webapp.workflow import forms, services
 from webapp.workflow.services import WorkflowError
@@ -80,7 +81,7 @@ def inbox():
     result = query = None
     overdue_only = request.args.get("qua_han") == "1"
     try:
-        query = search.parse_params(request.args)
+        query = SearchRequest.from_args(request.args, surface="page").query()
     except search.ParamError as exc:
         error = exc.message
     if query is not None:
