@@ -295,3 +295,19 @@ def test_search_parameters_are_read_in_one_place():
     # The scan is not vacuous: it sees the home's own reads and the one exception's.
     assert RAW_READ.search('request.args.get("q")') and RAW_READ.search('"phone" in request.args')
     assert RAW_READ.search((WEBAPP / "reports" / "routes.py").read_text(encoding="utf-8"))
+
+
+def test_the_staff_inbox_pager_keeps_the_search(make_report, make_staff, staff_login, search):
+    reports = [make_report(title=f"Phản ánh {i}", field_slug=("giao-thong", "moi-truong", "dien")[i % 3])
+               for i in range(8)]
+    search.index()
+    officer = staff_login(make_staff("hop-thu-trang", "officer"))
+    html = officer.get("/can-bo/hop-thu", query_string={"field": ["giao-thong", "moi-truong"], "per_page": "2"}
+                       ).get_data(as_text=True)
+    next_start = html.index('rel="next"')
+    start = html.index('href="', next_start) + 6
+    pager = html[start:html.index('"', start)].replace("&amp;", "&")
+    assert parse_qs(urlsplit(pager).query) == {"field": ["giao-thong", "moi-truong"], "per_page": ["2"], "page": ["2"]}
+    second = officer.get(pager).get_data(as_text=True)
+    shown = [r for r in reports if r.code in second]
+    assert len(shown) == 2 and all(r.field.slug in ("giao-thong", "moi-truong") for r in shown)
