@@ -215,8 +215,11 @@ def test_bad_filters_get_400_json_and_a_message_on_the_page(client, search, para
 def test_paging_and_sorting_are_not_filters(client, search, make_report):
     make_report()
     search.index()
-    code, body = stats(client, page="0", per_page="abc", sort="random", phone="0912345678")
+    code, body = stats(client, page="0", per_page="abc", sort="random")
     assert code == 200 and body["total"] == 1
+    # A phone is not a filter either, and in a URL it is refused (issue 14: one phone policy).
+    code, body = stats(client, phone="0912345678")
+    assert code == 400 and body["error"]["code"] == "phone_in_url"
 
 
 def test_the_page_keeps_what_was_typed(client, search):

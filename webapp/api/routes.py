@@ -9,6 +9,7 @@ from sqlalchemy import select
 from webapp.extensions import csrf, db
 from webapp.reports.codes import normalize_code
 from webapp.search import services
+from webapp.search.request import SearchRequest
 from webapp.search.services import EngineUnavailable, ParamError
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -29,19 +30,15 @@ def _engine_down(exc: EngineUnavailable):
     return error(services.UNAVAILABLE_CODE, services.unavailable_message(), 503)
 
 
-def _search(source, allow_phone: bool):
-    query = services.parse_params(source, allow_phone=allow_phone)
+def _search(search: SearchRequest):
+    query = search.query()
     result = services.run_search(query)
     return jsonify(services.result_json(query, result))
 
 
 @bp.get("/reports")
 def search_reports():
-    if "phone" in request.args:
-        return error("phone_in_url", _("Không gửi số điện thoại trên địa chỉ URL (nhật ký máy chủ sẽ lưu "
-                                      "lại); hãy dùng POST /api/v1/reports/search với phone trong thân JSON."),
-                     400, "phone")
-    return _search(request.args, allow_phone=False)
+    return _search(SearchRequest.from_args(request.args))  # a phone here is refused: phone_in_url
 
 
 @bp.post("/reports/search")
@@ -49,7 +46,7 @@ def search_reports_post():
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return error("invalid_json", _("Thân yêu cầu phải là một đối tượng JSON."), 400)
-    return _search(body, allow_phone=True)
+    return _search(SearchRequest.from_json(body))
 
 
 @bp.get("/reports/<code>")
@@ -96,15 +93,13 @@ def _login_required_json():
 @bp.post("/reports/similar")
 def similar():
     """Up to 5 published reports like the text being typed (for the send form); empty on any trouble."""
-    from indexer.query import SearchQuery
-
     body = request.get_json(silent=True)
     text = str(body.get("text") or "")[:200] if isinstance(body, dict) else ""  # any JSON may arrive
     if len(text.strip()) < 3:
         return jsonify(items=[])
     try:
-        result = services.run_search(SearchQuery(q=text, per_page=5, facets=False, any_words=True))
-    except EngineUnavailable:
+        result = services.run_search(SearchRequest.similar(text).query())
+    except (EngineUnavailable, ParamError):
         return jsonify(items=[])
     return jsonify(items=[services.item_json(h.doc, h.highlight) for h in result.hits])
 

@@ -33,6 +33,7 @@ from webapp.reference.services import ward_keys
 from webapp.reports.codes import normalize_code
 from webapp.reports.models import STATUS_LABELS, Answer, Report, Status
 from webapp.search import services as search
+from webapp.search.request import SearchRequest
 from webapp.search.services import ParamError
 from webapp.workflow.services import OPEN_STATUSES
 
@@ -240,7 +241,7 @@ def _date_window(args: Mapping[str, str]) -> tuple[datetime | None, datetime | N
     return start, end
 
 
-_OPEN311_NAMES = {"field": "service_code", "per_page": "page_size", "status": "status"}
+_OPEN311_NAMES = {"field": "service_code", "per_page": "page_size"}
 
 
 def list_requests(args: Mapping[str, str]) -> tuple[list[dict[str, Any]], int]:
@@ -264,12 +265,14 @@ def list_requests(args: Mapping[str, str]) -> tuple[list[dict[str, Any]], int]:
         elif value:
             raise Open311Error(400, _param("status", _("Trạng thái '%(value)s' không hợp lệ (open hoặc closed).",
                                                        value=value)))
-    source = {"q": args.get("q") or "", "field": args.get("service_code") or "", "status": list(dict.fromkeys(statuses)),
-              "page": args.get("page") or "", "per_page": args.get("page_size") or str(DEFAULT_PAGE_SIZE)}
+    # GeoReport's names for our search parameters; its status (open/closed) is mapped above.
+    search_request = SearchRequest.from_args(args, ("q", "field", "page", "per_page"), names=_OPEN311_NAMES,
+                                             defaults={"per_page": str(DEFAULT_PAGE_SIZE)})
     try:
-        query = search.parse_params(source)
+        query = search_request.query()
     except ParamError as exc:
-        raise Open311Error(400, _param(_OPEN311_NAMES.get(exc.field, exc.field), exc.message)) from None
+        raise Open311Error(400, _param(exc.field, exc.message)) from None
+    query.statuses = [str(s) for s in dict.fromkeys(statuses)]
     query.date_from, query.date_to = _date_window(args)
     query.facets = False
     result = search.run_search(query)

@@ -29,6 +29,7 @@ from webapp.extensions import db
 from webapp.mail import MailError, send_mail
 from webapp.opendata.models import AlertFrequency, SavedSearch, SavedSearchHit
 from webapp.search import services
+from webapp.search.request import SearchRequest
 
 log = logging.getLogger("webapp.alerts")
 # Reports can be indexed a little after their publication time: each run looks back this far and
@@ -43,9 +44,8 @@ def now() -> datetime:
 
 
 def params_of(saved: SavedSearch) -> MultiDict:
-    from urllib.parse import parse_qsl
-
-    return MultiDict(parse_qsl(saved.query_string, keep_blank_values=False))
+    """The parameters of a saved search, read back through the same request object that stored them."""
+    return SearchRequest.from_saved(saved.query_string).params()
 
 
 def is_due(saved: SavedSearch, at: datetime) -> bool:
@@ -63,7 +63,7 @@ def is_due(saved: SavedSearch, at: datetime) -> bool:
 
 def new_matches(saved: SavedSearch, at: datetime) -> list[dict[str, Any]]:
     """Public documents matching the search, published since it was saved, not mailed before."""
-    query = services.parse_params(params_of(saved))
+    query = SearchRequest.from_saved(saved.query_string).query()
     since = max(saved.created_at, (saved.checked_at or saved.created_at) - LOOKBACK)
     query = replace(query, published_after=since, sort="newest", facets=False)
     sent = set(db.session.scalars(select(SavedSearchHit.report_id)

@@ -11,7 +11,6 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,16 +30,6 @@ CSV_COLUMNS = (
     "ward", "province", "legacy_place", "address", "sender_kind", "sender_name", "phone_masked",
     "submitted_at", "published_at", "answer_unit", "answer", "lat", "lon", "url",
 )
-
-
-def prepare(query: SearchQuery) -> tuple[SearchQuery, int]:
-    """The query an export runs (with the page's any-word fallback decided) and its row count.
-
-    Runs one small search first, so that a bad parameter or an engine that is down is answered
-    with an error before any byte of the file is sent.
-    """
-    first = services.run_search(replace(query, page=1, per_page=1, facets=False))
-    return replace(query, any_words=first.any_words, page=1), first.total
 
 
 def rows(query: SearchQuery) -> Iterator[dict[str, Any]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from urllib.parse import urlencode
 
 from flask import (
     Blueprint,
@@ -29,7 +28,7 @@ from webapp.opendata.alerts import params_of, saved_id_from_token
 from webapp.opendata.forms import SavedSearchForm
 from webapp.opendata.models import ALERT_FREQUENCY_LABELS, AlertFrequency, SavedSearch
 from webapp.search import services
-from webapp.search.routes import KEPT_PARAMS
+from webapp.search.request import FILTER_PARAMS, SearchRequest
 from webapp.search.services import EngineUnavailable, ParamError
 
 bp = Blueprint("opendata", __name__)
@@ -42,11 +41,9 @@ def _error(code: str, message: str, status: int, field: str | None = None):
 
 def _export_query():
     """The checked query of an export, or an error response (before any byte of the file)."""
-    if "phone" in request.args:
-        return None, _error("phone_in_url", _("Không gửi số điện thoại trên địa chỉ URL; tải xuống không hỗ "
-                                              "trợ tìm theo số điện thoại."), 400, "phone")
     try:
-        query, total = exports.prepare(services.parse_params(request.args))
+        probe = SearchRequest.from_args(request.args, surface="export").probe()
+        query, total = probe.query, probe.total
     except ParamError as exc:
         return None, (jsonify(exc.as_json()), 400)
     except EngineUnavailable:
@@ -91,10 +88,9 @@ def export_jsonl():
 @bp.get("/tra-cuu/feed.atom")
 def search_feed():
     """The newest public reports of a search (same parameters as Tra cứu) as an Atom feed."""
-    if "phone" in request.args:
-        return Response(_("Nguồn tin không hỗ trợ tìm theo số điện thoại."), 400, mimetype="text/plain")
+    search = SearchRequest.from_args(request.args, surface="feed")
     try:
-        query = services.parse_params(request.args)
+        query = search.query()
     except ParamError as exc:
         return Response(exc.message, 400, mimetype="text/plain")
     query.sort, query.page, query.per_page, query.facets = "newest", 1, FEED_SIZE, False
@@ -106,7 +102,7 @@ def search_feed():
     items = [(hit.doc, services.item_json(hit.doc)) for hit in result.hits]
     updated = max((datetime.fromisoformat(d.get("published_at") or d["submitted_at"]) for d, _i in items),
                   default=datetime(2020, 1, 1, tzinfo=UTC))
-    kept = MultiDict((k, v) for k, v in request.args.items(multi=True) if k not in ("page", "per_page", "sort"))
+    kept = search.params(FILTER_PARAMS)  # the feed's own order, size and page are fixed
     return Response(render_template("opendata/search_feed.atom", items=items, updated=updated, params=kept,
                                     title=feed_title(kept)),
                     mimetype="application/atom+xml")
@@ -138,18 +134,6 @@ def _login_first():  # noqa: ANN202
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
-def _search_params(source: MultiDict) -> MultiDict:
-    """The shareable search parameters (never a phone, page or token) in a stable order."""
-    kept = MultiDict()
-    for key in KEPT_PARAMS:
-        if key in ("per_page", "sort"):
-            continue
-        for value in source.getlist(key):
-            if value.strip():
-                kept.add(key, value.strip())
-    return kept
-
-
 def _mine(saved_id: int) -> SavedSearch:
     saved = db.session.get(SavedSearch, saved_id)
     if saved is None or saved.user_id != current_user.id:
@@ -162,10 +146,11 @@ def saved_new():
     """Save the search given by the query string (a form shows its name and the alert choice)."""
     if not current_user.is_authenticated:
         return _login_first()
-    params = _search_params(request.args)
+    search = SearchRequest.from_args(request.args, FILTER_PARAMS, surface="page")
+    params = search.params()
     error = None
     try:
-        services.parse_params(params)
+        search.query()
     except ParamError as exc:
         error = exc.message
     form = SavedSearchForm()
@@ -177,8 +162,8 @@ def saved_new():
     if count >= MAX_SAVED:
         error = _("Bạn đã lưu %(n)d tìm kiếm, mức tối đa; hãy xoá bớt trước khi lưu thêm.", n=MAX_SAVED)
     if error is None and form.validate_on_submit():
-        saved = SavedSearch(user_id=current_user.id, name=form.name.data.strip(), query_string=urlencode(
-            list(params.items(multi=True))), frequency=form.frequency.data,
+        saved = SavedSearch(user_id=current_user.id, name=form.name.data.strip(), query_string=search.query_string(),
+            frequency=form.frequency.data,
             email=(form.email.data or "").strip() or None)
         db.session.add(saved)
         db.session.commit()

@@ -8,54 +8,37 @@ from werkzeug.datastructures import MultiDict
 from indexer.query import SORTS
 from webapp.reports.models import REPORT_TYPE_LABELS, STATUS_LABELS
 from webapp.search import services
+from webapp.search.request import KEPT_PARAMS, MAX_RESULTS, PAGE_PARAMS, SearchRequest
 from webapp.search.services import EngineUnavailable, ParamError
 
 bp = Blueprint("search", __name__)
-LIST_PARAMS = ("region", "field", "type", "status")
-FILTER_PARAMS = ("q", *LIST_PARAMS, "from", "to")
-KEPT_PARAMS = (*FILTER_PARAMS, "sort", "per_page")
-
-
-def kept_params(source: MultiDict, keys: tuple[str, ...] = KEPT_PARAMS) -> MultiDict:
-    """The shareable parameters of a search (never the phone, never the CSRF token), non-empty."""
-    kept = MultiDict()
-    for key in keys:
-        for value in source.getlist(key):
-            if value.strip():
-                kept.add(key, value.strip())
-    return kept
 
 
 @bp.route("/tra-cuu", methods=["GET", "POST"])
 def index():
     # A phone search comes as POST so that the number never appears in a URL or a server log.
-    source = request.form if request.method == "POST" else request.args
-    params = kept_params(source)
-    if source.get("page"):
-        params["page"] = source["page"]
-    phone = source.get("phone", "").strip() if request.method == "POST" else ""
+    search = (SearchRequest.from_form(request.form) if request.method == "POST"
+              else SearchRequest.from_args(request.args, surface="page"))
+    params = search.params(PAGE_PARAMS)
     ref = services.reference()
     context = {
-        "params": params, "phone": phone, "ref": ref, "sorts": SORTS, "error": None, "result": None,
+        "params": params, "phone": search.phone, "ref": ref, "sorts": SORTS, "error": None, "result": None,
         "query": None, "status_labels": {k.value: v for k, v in STATUS_LABELS.items()},
         "type_labels": {k.value: v for k, v in REPORT_TYPE_LABELS.items()},
         # The same search, for its exports, feed and saved search (every result, so no page).
-        "open_params": {k: v for k, v in params.to_dict(flat=False).items() if k != "page"},
+        "open_params": search.params(KEPT_PARAMS).to_dict(flat=False),
         "advanced_open": any(params.get(k) for k in ("region", "field", "from", "to", "type", "status")),
     }
     status_code = 200
     try:
-        parse_source = MultiDict(params)
-        if phone:
-            parse_source["phone"] = phone
-        query = services.parse_params(parse_source, allow_phone=True)
+        query = search.query()
         context["query"] = query
         result = services.run_search(query)
         context["result"] = result
         context["facets"] = services.facets_json(result)
         context["items"] = [(hit, services.item_json(hit.doc, hit.highlight)) for hit in result.hits]
         # No page beyond the results reachable by paging (the rest are in the exports).
-        context["pages"] = max(1, -(-min(result.total, services.MAX_RESULTS) // query.per_page))
+        context["pages"] = max(1, -(-min(result.total, MAX_RESULTS) // query.per_page))
     except ParamError as exc:
         context["error"] = exc
         status_code = 400

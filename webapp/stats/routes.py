@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template, request
-from werkzeug.datastructures import MultiDict
 
 from webapp.reports.models import REPORT_TYPE_LABELS, STATUS_LABELS
 from webapp.search import services as search
-from webapp.search.routes import FILTER_PARAMS, kept_params
+from webapp.search.request import FILTER_PARAMS, SearchRequest
 from webapp.search.services import EngineUnavailable, ParamError
 from webapp.stats import services
 
 bp = Blueprint("stats", __name__)
 
 
-def _filters(source: MultiDict) -> MultiDict:
-    """The search filters of a request, nothing else (no page, sort or phone)."""
-    return kept_params(source, FILTER_PARAMS)
+def _filters(surface: str) -> SearchRequest:
+    """The search filters of the request, nothing else (page and sort are ignored, a phone refused)."""
+    return SearchRequest.from_args(request.args, FILTER_PARAMS, surface=surface)
 
 
 @bp.get("/thong-ke")
 def index():
-    params = _filters(request.args)
+    filters = _filters("page")
+    params = filters.params()
     context = {
         "params": params, "ref": search.reference(), "error": None, "unavailable": None, "stats": None,
         "status_labels": {k.value: v for k, v in STATUS_LABELS.items()},
@@ -31,7 +31,7 @@ def index():
     }
     status_code = 200
     try:
-        context["stats"] = services.compute(search.parse_params(params))
+        context["stats"] = services.compute(filters)
     except ParamError as exc:
         context["error"] = exc
         status_code = 400
@@ -45,7 +45,7 @@ def index():
 def api():
     """The statistics as JSON (shape: ``webapp.stats.services.compute``); errors as in /api/v1."""
     try:
-        return jsonify(services.compute(search.parse_params(_filters(request.args))))
+        return jsonify(services.compute(_filters("api")))
     except ParamError as exc:
         return jsonify(exc.as_json()), 400
     except EngineUnavailable:

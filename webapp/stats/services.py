@@ -39,6 +39,7 @@ from webapp.auth.models import Unit
 from webapp.extensions import db
 from webapp.reports.models import Answer, Report, Status
 from webapp.search import services as search
+from webapp.search.request import SearchRequest
 from webapp.search.services import month_label
 
 MIN_GROUP_SIZE = 20        # fewer answered reports than this: no rate, no median, no rank
@@ -262,8 +263,9 @@ def filters_json(query: SearchQuery) -> dict[str, Any]:
     }
 
 
-def compute(query: SearchQuery) -> dict[str, Any]:
-    """Statistics of the published reports matching ``query`` (raises ``EngineUnavailable``).
+def compute(request: SearchRequest) -> dict[str, Any]:
+    """Statistics of the published reports matching ``request`` (raises ``ParamError``,
+    ``EngineUnavailable``).
 
     The answer (also the body of ``GET /api/v1/stats``)::
 
@@ -293,10 +295,10 @@ def compute(query: SearchQuery) -> dict[str, Any]:
 
     See the module docstring for the definitions.
     """
-    # Match the search page exactly: when no report holds every word, the page shows any-word
-    # results, and so do the statistics.
-    probe = search.run_search(replace(query, page=1, per_page=1, facets=False))
-    scan_query = replace(query, any_words=probe.any_words, sort="newest", page=1)
+    # Match the search page exactly (the request's any-word policy for a scan).
+    query = request.query()
+    probe = request.probe(query)
+    scan_query = replace(probe.query, sort="newest")
     acc = Accumulator()
     docs = get_engine("public").scan(scan_query, batch=SCAN_BATCH)
     for chunk in chunks(docs):

@@ -32,6 +32,7 @@ from webapp.reports.models import (
     Status,
 )
 from webapp.search import services as search
+from webapp.search.request import KEPT_PARAMS, SearchRequest
 from webapp.staff.routes import staff_required
 from webapp.workflow import forms, services
 from webapp.workflow.services import WorkflowError
@@ -79,8 +80,11 @@ def inbox():
     error = unavailable = None
     result = query = None
     overdue_only = request.args.get("qua_han") == "1"
+    asked = SearchRequest.from_args(request.args, surface="page")
+    # The pager keeps the search (every value of a repeated parameter) and the overdue switch.
+    pager = {**asked.params(KEPT_PARAMS).to_dict(flat=False), **({"qua_han": "1"} if overdue_only else {})}
     try:
-        query = search.parse_params(request.args)
+        query = asked.query()
     except search.ParamError as exc:
         error = exc.message
     if query is not None:
@@ -99,7 +103,7 @@ def inbox():
     return render_template("workflow/inbox.html", result=result, query=query, error=error,
                            unavailable=unavailable, overdue_only=overdue_only, unit_names=unit_names,
                            fields=ref.fields, status_labels=STATUS_LABELS, statuses=list(Status),
-                           now_iso=now().isoformat(), args=request.args), (400 if error else 200)
+                           now_iso=now().isoformat(), args=request.args, pager=pager), (400 if error else 200)
 
 
 # -- one report -----------------------------------------------------------------------------------------
