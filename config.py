@@ -167,6 +167,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Limit of requests to /api/v1 and /open311 without an API key, per client IP (Flask-Limiter "
             "syntax, e.g. '120/minute' or '10/second;1000/hour'); a key has its own limit.",
             check=rate_limit_problem),
+    Setting("PHONE_LOOKUP_LIMIT", "str", "10/hour;30/day",
+            "Searches by a sender's phone number allowed per client (IPv6: per /64) and, separately, per "
+            "browser session (a masked number has 10^5 candidates: at 30 a day, unmasking one takes years).",
+            check=rate_limit_problem),
     Setting("JOBS_SYNC", "bool", False,
             "Run background jobs right after the commit in the same thread (tests only)."),
     Setting("SMS_BACKEND", "choice", "file",

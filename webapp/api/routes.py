@@ -22,7 +22,10 @@ def error(code: str, message: str, status: int, field: str | None = None):
 
 @bp.errorhandler(ParamError)
 def _bad_param(exc: ParamError):
-    return jsonify(exc.as_json()), 400
+    response = jsonify(exc.as_json())
+    if exc.retry_after:
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response, exc.status
 
 
 @bp.errorhandler(EngineUnavailable)

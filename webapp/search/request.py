@@ -18,19 +18,24 @@ all read their search parameters through ``SearchRequest``. It owns:
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from time import time as unix_time
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 from zoneinfo import ZoneInfo
 
-from flask import current_app
+from flask import current_app, g, session
 from flask_babel import gettext as _
+from limits import parse_many
 from werkzeug.datastructures import MultiDict
 
 from indexer.query import MAX_PER_PAGE, SORTS, SearchQuery
 from indexer.text import nfc, normalize_phone
+from webapp.clientip import client_key
+from webapp.extensions import limiter
 from webapp.reports.models import ReportType, Status
 from webapp.search.services import ParamError, reference, run_search
 
@@ -60,6 +65,34 @@ def kept_params(source: Mapping[str, Any], keys: tuple[str, ...] = KEPT_PARAMS) 
             if isinstance(value, str) and value.strip():
                 kept.add(key, value.strip())
     return kept
+
+
+def spend_phone_lookup() -> None:
+    """Count one search by phone against the client's and the browser session's budget
+    (``PHONE_LOOKUP_LIMIT``, default 10 an hour and 30 a day each); raise a 429 ``ParamError``
+    when either is spent.
+
+    Why: a public page shows a sender's number masked (``091*****78``, 10^5 candidates). Searching
+    by phone tells whether a guess is right, so guesses must cost more than the number is worth:
+    at 30 a day, trying every candidate from one client takes 100,000 / 30 ≈ 3,300 days, and half
+    of them (the expected cost) about 4.5 years — far more than a month. (The API's general
+    120/minute allowed it in 2.3 s.) Counted once per request, in the limiter's storage (Redis
+    when configured, so every worker shares it).
+    """
+    if not current_app.config.get("RATE_LIMITS", True) or g.get("phone_lookup_counted"):
+        return
+    g.phone_lookup_counted = True
+    if "lookup_id" not in session:
+        session["lookup_id"] = secrets.token_urlsafe(12)
+    strategy = limiter.limiter
+    for item in parse_many(current_app.config["PHONE_LOOKUP_LIMIT"]):
+        for who in (f"ip:{client_key()}", f"session:{session['lookup_id']}"):
+            if not strategy.hit(item, "phone-lookup", who):
+                reset, _remaining = strategy.get_window_stats(item, "phone-lookup", who)
+                wait = max(1, int(reset - unix_time()))  # the storage's own clock (Unix seconds)
+                raise ParamError("phone_lookup_limited", _(
+                    "Bạn đã tìm theo số điện thoại quá nhiều lần. Vui lòng thử lại sau %(m)d phút.",
+                    m=max(1, round(wait / 60))), "phone", status=429, retry_after=wait)
 
 
 def phone_in_url_error(surface: str) -> ParamError:
@@ -233,6 +266,7 @@ class SearchRequest:
                 normalized = normalize_phone(phone)
                 if normalized is None:
                     raise self._error("invalid_phone", _("Số điện thoại không hợp lệ."), "phone")
+                spend_phone_lookup()
                 query.phone = normalized
 
         for value in self._values("region"):

@@ -41,7 +41,7 @@ def index():
         context["pages"] = max(1, -(-min(result.total, MAX_RESULTS) // query.per_page))
     except ParamError as exc:
         context["error"] = exc
-        status_code = 400
+        status_code = exc.status
     except EngineUnavailable:
         context["unavailable"] = services.unavailable_message()
         status_code = 503

@@ -24,9 +24,11 @@ from webapp.reports.models import REPORT_TYPE_LABELS, STATUS_LABELS, ReportType,
 class ParamError(ValueError):
     """A search parameter that cannot be used: a stable code, a Vietnamese message, the field."""
 
-    def __init__(self, code: str, message: str, field: str) -> None:
+    def __init__(self, code: str, message: str, field: str, status: int = 400,
+                 retry_after: int | None = None) -> None:
         super().__init__(message)
         self.code, self.message, self.field = code, message, field
+        self.status, self.retry_after = status, retry_after
 
     def as_json(self) -> dict[str, Any]:
         return {"error": {"code": self.code, "message": self.message, "field": self.field}}
