@@ -57,9 +57,12 @@ def _send_http(to: str, text: str) -> None:
         raise SmsError(f"gateway answered {response.status_code}")
 
 
-def otp_text(code: str) -> str:
+def otp_text(code: str, purpose: str = "login") -> str:
     """The OTP message. Unaccented on purpose: GSM-7 keeps it to one 160-character SMS everywhere."""
     name = current_app.config["SMS_SENDER_NAME"]
+    if purpose == "register_existing":  # someone registered with a number that has an account
+        return (f"{name}: So nay da co tai khoan. Neu ban vua dang ky, dung ma {code} de dang nhap "
+                "(1 phut). Neu khong, hay bo qua tin nay.")
     return (f"{name}: Ma xac thuc cua ban la {code}. Ma co hieu luc trong 1 phut. "
             "Khong chia se ma nay cho bat ky ai.")
 
@@ -73,7 +76,7 @@ def deliver_otp(challenge_id: str, code: str) -> None:
     if challenge is None:
         return
     try:
-        send_sms(challenge.phone, otp_text(code))
+        send_sms(challenge.phone, otp_text(code, challenge.purpose))
         challenge.sms_status = "sent"
         challenge.sms_error = None
     except SmsError as exc:

@@ -262,3 +262,41 @@ def test_request_rate_limit_answers_429(strict_app):
                          base_url="https://localhost", headers={"Referer": "https://localhost/"}).status_code
              for i in range(25)]
     assert 429 in codes and codes.index(429) == 20
+
+
+def test_registration_answers_the_same_for_an_existing_phone_or_email(app, client, session, clock):
+    """No account enumeration at registration: same answer; the owner is told by SMS or e-mail and
+    nothing typed changes their account."""
+    import json
+    from pathlib import Path
+
+    register(client)
+    client.post("/dang-nhap/ma", data={"code": sms_codes(app, PHONE)[-1]})
+    client.post("/dang-xuat")
+    owner = session.scalar(select(User).where(User.phone == PHONE))
+    hash_before = owner.password_hash
+    clock.advance(seconds=61)
+
+    stranger = app.test_client()
+    existing = register(stranger, full_name="Kẻ Lạ", email="la@example.vn", password="Khac-han-mat-khau-9",
+                        confirm="Khac-han-mat-khau-9")
+    clock.advance(seconds=61)
+    fresh = register(app.test_client(), phone="0912 888 777", email="moi@example.vn")
+    assert existing.status_code == fresh.status_code == 302
+    assert existing.headers["Location"] == fresh.headers["Location"]
+    shown = [text(c.get("/dang-nhap/ma")) for c in (stranger,)]
+    assert "Đã gửi mã kích hoạt tới 098*****21" in shown[0]
+    session.refresh(owner)
+    assert owner.password_hash == hash_before and owner.full_name == "Nguyễn Thị Lan"  # untouched
+    sms = [json.loads(line) for line in Path(app.config["SMS_FILE_PATH"]).read_text().splitlines()]
+    assert "So nay da co tai khoan" in sms[-2]["text"]  # the owner learns of it
+
+    # An e-mail that belongs to an active account: same answer, not attached, its owner mailed.
+    Path(app.config["MAIL_FILE_PATH"]).unlink(missing_ok=True)
+    clock.advance(seconds=61)
+    again = register(app.test_client(), phone="0912 888 666", email="LAN@example.vn")
+    assert again.status_code == 302 and again.headers["Location"] == fresh.headers["Location"]
+    newcomer = session.scalar(select(User).where(User.phone == "0912888666"))
+    assert newcomer.email is None
+    mails = [json.loads(line) for line in Path(app.config["MAIL_FILE_PATH"]).read_text().splitlines()]
+    assert [m["to"] for m in mails] == ["LAN@example.vn"]

@@ -43,22 +43,14 @@ class RegisterForm(FlaskForm):
                                         EqualTo("password", _l("Hai mật khẩu không khớp."))],
                             render_kw={"autocomplete": "new-password"})
 
-    def __init__(self, *args, password_check=None, phone_taken=None, email_taken=None, **kwargs) -> None:  # noqa: ANN001
+    def __init__(self, *args, password_check=None, **kwargs) -> None:  # noqa: ANN001
         super().__init__(*args, **kwargs)
         self._password_check = password_check
-        self._phone_taken = phone_taken
-        self._email_taken = email_taken
 
     def validate_phone(self, field: StringField) -> None:
         phone = normalize_phone(field.data)
         if phone is None:
             raise ValidationError(_l("Số điện thoại không hợp lệ. Ví dụ đúng: 0912 345 678."))
-        if self._phone_taken and self._phone_taken(phone):
-            raise ValidationError(_l("Số điện thoại này đã có tài khoản. Hãy đăng nhập bằng mã OTP."))
-
-    def validate_email(self, field: EmailField) -> None:
-        if field.data and self._email_taken and self._email_taken(field.data):
-            raise ValidationError(_l("Email này đã được dùng cho một tài khoản khác."))
 
     def validate_password(self, field: PasswordField) -> None:
         if self._password_check:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from indexer.text import mask_phone, normalize_phone
 from webapp.auth import services, throttle
@@ -72,7 +72,7 @@ def code():
             user = services.citizen_for_phone(verified.phone)
             session.pop(OTP_KEY, None)
             target = _next()
-            services.start_session(user, "otp" if verified.purpose == "login" else "register")
+            services.start_session(user, "register" if verified.purpose == "register" else "otp")
             db.session.commit()
             flash(_("Đăng nhập thành công."), "success")
             return redirect(target)
@@ -130,34 +130,37 @@ def register():
     if current_user.is_authenticated:
         return redirect(url_for("main.home"))
 
-    def phone_taken(phone: str) -> bool:
-        user = db.session.scalar(select(User).where(User.phone == phone))
-        return user is not None and user.status != UserStatus.PENDING
-
-    def email_taken(email: str) -> bool:
-        return db.session.scalar(select(User.id).where(func.lower(User.email) == email.lower(),
-                                                       User.status != UserStatus.PENDING)) is not None
-
-    form = RegisterForm(password_check=services.password_problem, phone_taken=phone_taken,
-                        email_taken=email_taken)
+    form = RegisterForm(password_check=services.password_problem)
     error = None
     if form.validate_on_submit():
+        # The answer is the same for a new and an existing phone or e-mail (ASVS 5.0 V6.3.8): a
+        # registration form must not tell strangers who has an account. The owner of an existing
+        # account is told by SMS / e-mail instead, and nothing typed here changes their account.
         phone = normalize_phone(form.phone.data)
+        email = (form.email.data or "").strip() or None
         user = db.session.scalar(select(User).where(User.phone == phone))
-        if user is None:
-            user = User(phone=phone, kind=UserKind.CITIZEN, status=UserStatus.PENDING)
-            citizen = db.session.scalar(select(Role).where(Role.name == RoleName.CITIZEN))
-            if citizen is not None:
-                user.roles.append(citizen)
-            db.session.add(user)
-        user.full_name = form.full_name.data.strip()
-        user.email = (form.email.data or "").strip() or None
-        user.address = (form.address.data or "").strip() or None
-        user.password_hash = services.hash_password(form.password.data)
+        purpose = "register"
+        if user is not None and user.status != UserStatus.PENDING:
+            purpose = "register_existing"  # the SMS says the number has an account: a login code
+        else:
+            if user is None:
+                user = User(phone=phone, kind=UserKind.CITIZEN, status=UserStatus.PENDING)
+                citizen = db.session.scalar(select(Role).where(Role.name == RoleName.CITIZEN))
+                if citizen is not None:
+                    user.roles.append(citizen)
+                db.session.add(user)
+            if email and services.email_in_use(email):
+                services.notify_email_in_use(email)
+                email = None  # not attached to a second account; its owner was told
+            user.full_name = form.full_name.data.strip()
+            user.email = email
+            user.address = (form.address.data or "").strip() or None
+            user.password_hash = services.hash_password(form.password.data)
         db.session.flush()
         try:
-            issued = services.request_otp(phone, purpose="register", user=user)
-            services.audit("account_registered", user=user, subject=mask_phone(phone))
+            issued = services.request_otp(phone, purpose=purpose, user=user)
+            services.audit("account_registered" if purpose == "register" else "register_existing_phone",
+                           user=user, subject=mask_phone(phone))
             session[OTP_KEY] = issued.challenge.id
             db.session.commit()
             flash(_("Đã gửi mã kích hoạt tới %(p)s.", p=mask_phone(phone)), "success")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import math
 import secrets
 from collections.abc import Callable
@@ -38,6 +39,7 @@ from webapp.clientip import client_key
 from webapp.db import begin_write, utcnow
 from webapp.extensions import db
 from webapp.jobs import after_commit
+from webapp.mail import MailError, send_mail
 
 # A controllable clock: tests replace it; everything about expiry and limits reads it.
 clock: list[Callable[[], datetime]] = [utcnow]
@@ -45,6 +47,9 @@ clock: list[Callable[[], datetime]] = [utcnow]
 
 def now() -> datetime:
     return clock[0]()
+
+
+log = logging.getLogger("webapp.auth")
 
 
 class AuthError(Exception):
@@ -203,6 +208,30 @@ def verify_otp(challenge_id: str | None, code: str, phone: str | None = None) ->
     if guard is not None:
         guard.consecutive_failures = 0
     return challenge
+
+
+def email_in_use(email: str) -> bool:
+    """Whether an active (not pending) account has this e-mail."""
+    return db.session.scalar(select(User.id).where(func.lower(User.email) == email.lower(),
+                                                   User.status != UserStatus.PENDING)) is not None
+
+
+def notify_email_in_use(email: str) -> None:
+    """Tell the owner of ``email`` (after the commit) that someone registered with it."""
+    after_commit("webapp.auth.services:mail_registration_notice", email)
+
+
+def mail_registration_notice(email: str) -> None:
+    """Job: the e-mail to an existing account's owner when their address is typed into registration."""
+    name = current_app.config["SMS_SENDER_NAME"]
+    try:
+        send_mail(email, f"{name}: có người đăng ký tài khoản bằng email của bạn",
+                  "Ai đó vừa đăng ký tài khoản trên cổng phản ánh kiến nghị bằng địa chỉ email này. "
+                  "Email này đã thuộc về tài khoản của bạn nên không được gắn vào tài khoản mới.\n\n"
+                  "Nếu đó là bạn, hãy đăng nhập bằng số điện thoại của tài khoản. Nếu không, bạn "
+                  "không cần làm gì.")
+    except MailError:
+        log.warning("registration notice to an existing e-mail could not be sent")
 
 
 def citizen_for_phone(phone: str) -> User:
