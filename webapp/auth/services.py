@@ -226,6 +226,7 @@ def citizen_for_phone(phone: str) -> User:
 
 # -- verifying the phone of an account that has none (logged in through an identity provider) ---------
 VERIFY_PHONE = "verify_phone"
+PHONE_OTP_KEY = "phone_otp_challenge"  # the session's pending verification (send form and API share it)
 
 
 def _phone_holder(phone: str, user: User) -> User | None:
@@ -235,7 +236,11 @@ def _phone_holder(phone: str, user: User) -> User | None:
 
 
 def request_phone_verification(user: User, raw_phone: str) -> Issued:
-    """Send a one-time code to the number ``user`` wants as their verified phone (limits as for login)."""
+    """Send a one-time code to the number ``user`` wants as their verified phone (limits as for login).
+
+    Only for an account without one: changing a verified phone is not this step's business."""
+    if user.phone and user.phone_verified_at:
+        raise AuthError("phone_already_verified", _("Tài khoản đã có số điện thoại đã xác thực."), 409)
     phone = parse_phone(raw_phone)
     if _phone_holder(phone, user) is not None:
         raise AuthError("phone_taken", _("Số điện thoại này đã gắn với một tài khoản khác. Hãy đăng nhập bằng "
@@ -249,6 +254,8 @@ def verify_account_phone(user: User, challenge_id: str | None, code: str) -> str
     challenge = db.session.get(OtpChallenge, challenge_id) if challenge_id else None
     if challenge is None or challenge.purpose != VERIFY_PHONE or challenge.user_id != user.id:
         raise AuthError("otp_expired", _("Mã xác thực không còn hiệu lực. Vui lòng yêu cầu mã mới."), 401)
+    if user.phone and user.phone_verified_at:
+        raise AuthError("phone_already_verified", _("Tài khoản đã có số điện thoại đã xác thực."), 409)
     phone = verify_otp(challenge.id, code).phone
     if _phone_holder(phone, user) is not None:
         raise AuthError("phone_taken", _("Số điện thoại này đã gắn với một tài khoản khác. Hãy đăng nhập bằng "

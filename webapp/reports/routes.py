@@ -61,9 +61,6 @@ def send_idea():
     return _send(ReportType.IDEA)
 
 
-PHONE_OTP_KEY = "phone_otp_challenge"  # the session's pending verification of the sender's phone
-
-
 def _files(user, kept: list) -> tuple[list, list[str], int]:  # noqa: ANN001
     """Stage the files of this POST after the ``kept`` ones; returns (kept, messages, status)."""
     incoming = [(s.filename, s) for s in request.files.getlist("files") if s and s.filename]
@@ -88,12 +85,12 @@ def _phone_step(user, form: ReportForm, action: str) -> tuple[str | None, str | 
                 form.sender_phone.errors = [problem.message]
                 return None, None, 400
             issued = auth_services.request_phone_verification(user, form.sender_phone.data)
-            session[PHONE_OTP_KEY] = issued.challenge.id
+            session[auth_services.PHONE_OTP_KEY] = issued.challenge.id
             db.session.commit()
             return _("Đã gửi mã xác thực tới %(p)s. Nhập mã vào ô bên dưới.", p=mask_phone(issued.challenge.phone)), \
                 None, 200
-        phone = auth_services.verify_account_phone(user, session.get(PHONE_OTP_KEY), request.form.get("phone_code", ""))
-        session.pop(PHONE_OTP_KEY, None)
+        phone = auth_services.verify_account_phone(user, session.get(auth_services.PHONE_OTP_KEY), request.form.get("phone_code", ""))
+        session.pop(auth_services.PHONE_OTP_KEY, None)
         db.session.commit()
         form.sender_phone.data = phone
         return _("Đã xác thực số %(p)s. Mã theo dõi sẽ được gửi tới số này.", p=mask_phone(phone)), None, 200
@@ -149,7 +146,7 @@ def _send(report_type: str):  # noqa: ANN202
         status = status if status != 200 else 400
     return render_template("reports/send.html", form=form, report_type=report_type, kept=kept,
                            file_errors=file_errors, fixed_phone=fixed_phone, notice=notice, code_error=code_error,
-                           code_sent=bool(session.get(PHONE_OTP_KEY)) and not fixed_phone,
+                           code_sent=bool(session.get(auth_services.PHONE_OTP_KEY)) and not fixed_phone,
                            max_files=current_app.config["UPLOAD_MAX_FILES"],
                            max_mb=current_app.config["UPLOAD_MAX_MB"]), status
 
