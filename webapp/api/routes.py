@@ -130,8 +130,8 @@ def _send_values(body: dict, user) -> tuple[dict, dict[str, str]]:  # noqa: ANN0
         else:
             values[flat] = body.get(flat)
             names[flat] = flat if sender is None or flat in body else f"sender.{nested}"
-    if values["sender_name"] is None:
-        values["sender_name"] = user.full_name or None  # the account's name when none is given
+    if values["sender_name"] is None or (isinstance(values["sender_name"], str) and not values["sender_name"].strip()):
+        values["sender_name"] = user.full_name or values["sender_name"]  # the account's name when none is given
     return values, names
 
 
