@@ -210,3 +210,31 @@ def test_openapi_send_schema_states_the_send_rules_limits():
     assert sender["properties"]["kind"]["enum"] == list(SENDER_KINDS)
     assert form["properties"]["sender_kind"]["enum"] == list(SENDER_KINDS)
     assert draft["properties"]["idempotency_key"]["maxLength"] == IDEMPOTENCY_KEY_MAX
+
+
+def test_the_form_stores_the_incident_time_typed_in_local_time_as_utc(client, otp_login, session, clock):
+    from datetime import UTC, datetime
+
+    otp_login(PHONE)
+    response = send_form(client, Case("with a time", {"incident_at": "2026-05-04T08:30"}))
+    assert response.status_code == 302, response.get_data(as_text=True)[:1000]
+    report = session.scalar(select(Report))
+    assert report.incident_at.astimezone(UTC) == datetime(2026, 5, 4, 1, 30, tzinfo=UTC)  # 08:30 in Việt Nam
+
+
+def test_an_idempotency_key_with_control_characters_is_refused_not_a_server_error(client, otp_login, session,
+                                                                                    write_key):
+    otp_login(PHONE)
+    case = Case("valid pakn")
+    body = {"type": "pakn", **{k: v for k, v in _values(case).items() if k not in JSON_SENDER}, "ward": 25708,
+            "sender": {"name": "An"}, "idempotency_key": "k\x00y"}
+    response = client.post("/api/v1/reports", json=body)
+    assert response.status_code == 400 and response.get_json()["error"]["field"] == "idempotency_key"
+    data = {OPEN311_NAME[k]: _values(case)[k] for k in OPEN311_NAME}
+    refused = client.post(OPEN311, data={**data, "first_name": "An", "phone": PHONE, "api_key": write_key},
+                          headers={"Idempotency-Key": "k\x01y"})
+    assert refused.status_code == 400 and refused.get_json()[0]["description"].startswith("Idempotency-Key: ")
+    assert session.scalar(select(func.count()).select_from(Report)) == 0
+    form = client.post("/gui-phan-anh", data={**GOOD, "idempotency_key": "k\x00y"})  # a tampered hidden field
+    assert form.status_code == 302  # the report is kept; only the double-submit guard is lost
+    assert session.scalar(select(func.count()).select_from(Report)) == 1

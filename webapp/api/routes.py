@@ -114,7 +114,6 @@ def similar():
 _SENDER_KEYS = {"sender_kind": "kind", "organization_name": "organization", "sender_name": "name",
                 "sender_phone": "phone", "sender_email": "email", "sender_address": "address"}
 _TEXT_KEYS = ("type", "title", "content", "field", "address", *_SENDER_KEYS, "idempotency_key")
-IDEMPOTENCY_KEY_MAX = 64  # the column's length
 
 
 def _send_values(body: dict, user) -> tuple[dict, dict[str, str]]:  # noqa: ANN001
@@ -170,9 +169,9 @@ def create_report():
             key = names.get(name, name)
             return error("invalid_parameter", _("'%(key)s' phải là chuỗi ký tự.", key=key), 400, key)
     key = request.headers.get("Idempotency-Key") or body.get("idempotency_key")
-    if key and len(key) > IDEMPOTENCY_KEY_MAX:
-        return error("invalid_parameter", _("Idempotency-Key dài tối đa %(n)d ký tự.", n=IDEMPOTENCY_KEY_MAX),
-                     400, "idempotency_key")
+    refused = validation.idempotency_key_problem(key)
+    if refused is not None:
+        return error(refused.code, refused.message, 400, "idempotency_key")
     phone = validation.verified_phone(user)
     values["sender_phone"] = phone or values["sender_phone"]
     problems = validation.validate(values, names=[n for n in validation.ORDER if n not in ("sender_phone",)])

@@ -326,8 +326,9 @@ def create_request(form: Mapping[str, str], key: ApiKey, idempotency_key: str | 
         raise Open311Error(400, _param("address_string", _("Cần vị trí: address_string, hoặc cả lat và long.")))
     if not address.strip():
         address = _("Tọa độ %(lat)s, %(lon)s", lat=lat, lon=lon)
-    if idempotency_key and len(idempotency_key) > validation.IDEMPOTENCY_KEY_MAX:
-        raise Open311Error(400, _param("Idempotency-Key", _("Dài tối đa %(n)d ký tự.", n=validation.IDEMPOTENCY_KEY_MAX)))
+    refused = validation.idempotency_key_problem(idempotency_key)
+    if refused is not None:
+        raise Open311Error(400, _param("Idempotency-Key", refused.message))
     description = form.get("description") or ""
     title = _attribute(form, "title")
     values = {

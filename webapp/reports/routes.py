@@ -132,8 +132,11 @@ def _send(report_type: str):  # noqa: ANN202
 
     if action == "send" and form.validate() and fixed_phone and not file_errors:
         draft = validation.draft(form.send_values())
+        draft.incident_at = services.from_local_input(form.incident_at.data)  # typed in local time
         try:
-            report, _created = services.create_report(user, draft, kept, form.idempotency_key.data)
+            key = form.idempotency_key.data if validation.idempotency_key_problem(form.idempotency_key.data) is None \
+                else None  # a tampered key only loses the double-submit guard
+            report, _created = services.create_report(user, draft, kept, key)
             db.session.commit()
             return redirect(url_for("reports.sent", code=report.code))
         except SendError as exc:

@@ -261,6 +261,18 @@ def validate(values: Mapping[str, Any], now: datetime | None = None,
     return [p for p in (check(name, values, now) for name in names) if p is not None]
 
 
+def idempotency_key_problem(key: Any) -> Problem | None:
+    """A caller's key against double sends: a string of at most IDEMPOTENCY_KEY_MAX plain characters."""
+    if key is None or key == "":
+        return None
+    if not isinstance(key, str) or len(key) > IDEMPOTENCY_KEY_MAX:
+        return _problem("idempotency_key", _("Idempotency-Key dài tối đa %(n)d ký tự.", n=IDEMPOTENCY_KEY_MAX))
+    if _BAD_CHARS.search(key):
+        return _problem("idempotency_key", _("%(label)s chứa ký tự không được phép (ký tự điều khiển).",
+                                             label="Idempotency-Key"), "invalid_characters")
+    return None
+
+
 def verified_phone(user: User) -> str | None:
     """The phone the account verified by a one-time code (the only number a tracking code goes to)."""
     return user.phone if user.phone and user.phone_verified_at else None
