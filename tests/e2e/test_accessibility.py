@@ -194,6 +194,34 @@ def test_send_form_has_no_serious_axe_violations(live_server, page):
     scans.assert_clean()
 
 
+@pytest.mark.parametrize("page", WIDTHS, indirect=True)
+def test_send_form_verifying_a_phone_has_no_serious_axe_violations(live_server, page):
+    from tests.e2e.test_send_e2e import fill_report, password_citizen_without_phone
+
+    base, scans = live_server.url, Scans(page)
+    password_citizen_without_phone(live_server)
+    page.goto(f"{base}/dang-nhap/mat-khau")
+    page.get_by_label("Số điện thoại hoặc email").fill("ha@example.vn")
+    page.get_by_label("Mật khẩu").fill("Mat-khau-rat-kho-2026")
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.wait_for_url(f"{base}/")
+    page.goto(f"{base}/gui-phan-anh")
+    scans.check("send, phone not verified")
+    fill_report(page)
+    page.get_by_label("Số điện thoại", exact=True).fill("0912 000 889")
+    page.get_by_role("button", name="Gửi mã xác thực").click()
+    page.wait_for_selector("#phone_code")
+    scans.check("send, code sent")
+    page.get_by_label("Mã xác thực (6 chữ số)").fill("12")
+    page.get_by_role("button", name="Xác thực số điện thoại").click()
+    page.wait_for_selector("#phone_code-error")
+    scans.check("send, wrong code")
+    page.get_by_role("button", name="Gửi phản ánh").click()
+    page.wait_for_selector("#error-summary")
+    scans.check("send, phone not verified, errors")
+    scans.assert_clean()
+
+
 # -- every control named, in Vietnamese ------------------------------------------------------------
 CONTROLS_JS = """() => {
   axe.setup(document);

@@ -121,3 +121,65 @@ def test_send_a_report_with_a_photo_then_track_it(live_server, page, new_page, t
     expect(visitor.locator("main")).to_contain_text("Trần Văn Bình")
     expect(visitor.locator("main").get_by_role("link", name="anh-ngap.jpg")).to_be_visible()
     assert_fits(visitor)
+
+
+def password_citizen_without_phone(server, email: str = "ha@example.vn") -> None:
+    """An account logged in without a verified phone (as after Google or the national portal)."""
+    from sqlalchemy import select
+
+    from webapp.auth.models import Role, RoleName, User
+    from webapp.auth.services import hash_password
+    from webapp.extensions import db
+
+    with server.app.app_context():
+        user = User(email=email, full_name="Đặng Thu Hà", kind="citizen", status="active",
+                    password_hash=hash_password("Mat-khau-rat-kho-2026"))
+        user.roles.append(db.session.scalar(select(Role).where(Role.name == RoleName.CITIZEN)))
+        db.session.add(user)
+        db.session.commit()
+
+
+def fill_report(page) -> None:
+    page.get_by_label("Tiêu đề").fill(TITLE)
+    page.get_by_label("Nội dung").fill("Nước ngập sâu 40 cm trước chợ, xe máy chết máy hàng loạt.")
+    page.get_by_label("Lĩnh vực").select_option("cap-thoat-nuoc")
+    page.locator("#region").select_option("25708")
+    page.get_by_label("Địa chỉ cụ thể").fill("Số 15 đường Trưng Nữ Vương")
+
+
+@WIDTHS
+def test_a_login_without_a_phone_verifies_one_on_the_send_form(live_server, page):
+    from pathlib import Path
+
+    from tests.e2e.test_login_e2e import wait_for_code
+
+    base = live_server.url
+    password_citizen_without_phone(live_server)
+    page.goto(f"{base}/dang-nhap/mat-khau")
+    page.get_by_label("Số điện thoại hoặc email").fill("ha@example.vn")
+    page.get_by_label("Mật khẩu").fill("Mat-khau-rat-kho-2026")
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.wait_for_url(f"{base}/")
+    page.goto(f"{base}/gui-phan-anh")
+    fill_report(page)
+    page.get_by_label("Số điện thoại", exact=True).fill("0912 000 888")
+    page.get_by_role("button", name="Gửi mã xác thực").click()
+    code_field = page.get_by_label("Mã xác thực (6 chữ số)")
+    expect(code_field).to_be_focused()  # the page came back where the citizen was
+    expect(page.get_by_label("Tiêu đề")).to_have_value(TITLE)  # nothing typed is lost
+    expect(page.get_by_label("Địa chỉ cụ thể")).to_have_value("Số 15 đường Trưng Nữ Vương")
+    assert_fits(page)
+    code_field.fill(wait_for_code(Path(live_server.app.config["SMS_FILE_PATH"]), "0912000888"))
+    page.get_by_role("button", name="Xác thực số điện thoại").click()
+    expect(page.get_by_text("Đã xác thực số 091****888")).to_be_visible()
+    expect(page.get_by_label("Số điện thoại", exact=True)).to_have_value("0912000888")
+    expect(page.get_by_label("Lĩnh vực")).to_have_value("cap-thoat-nuoc")
+    page.get_by_role("button", name="Gửi phản ánh").click()
+    page.wait_for_url("**/da-gui/*")
+    code = page.url.rsplit("/", 1)[1]
+    sms = Path(live_server.app.config["SMS_FILE_PATH"]).read_text(encoding="utf-8")
+    deadline = time.monotonic() + 10
+    while code not in sms and time.monotonic() < deadline:  # the SMS job runs after the commit
+        time.sleep(0.1)
+        sms = Path(live_server.app.config["SMS_FILE_PATH"]).read_text(encoding="utf-8")
+    assert code in sms

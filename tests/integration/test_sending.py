@@ -97,8 +97,8 @@ def test_an_idea_needs_no_address(citizen, session, clock):
     ({"title": ""}, "Vui lòng nhập tiêu đề"),
     ({"content": "ngắn"}, "Nội dung dài 10–10.000 ký tự"),
     ({"field": ""}, "Vui lòng chọn lĩnh vực"),
-    ({"field": "the-thao"}, "Not a valid choice"),
-    ({"ward": "25747"}, "Not a valid choice"),  # a real ward, not of this deployment
+    ({"field": "the-thao"}, "Lĩnh vực không tồn tại."),  # was WTForms' English "Not a valid choice"
+    ({"ward": "25747"}, "Xã, phường không thuộc địa bàn tiếp nhận."),  # a real ward, not of this deployment
     ({"address": ""}, "Vui lòng nhập địa chỉ nơi xảy ra sự việc"),
     ({"sender_kind": "organization", "organization_name": ""}, "Vui lòng nhập tên tổ chức"),
     ({"sender_name": ""}, "Vui lòng nhập họ và tên"),

@@ -107,98 +107,90 @@ def similar():
     return jsonify(items=[services.item_json(h.doc, h.highlight) for h in result.hits])
 
 
-_TEXT_KEYS = ("type", "title", "content", "field", "address", "sender_kind", "organization_name", "sender_name",
-              "sender_phone", "sender_email", "sender_address", "idempotency_key")
-_SENDER_TEXT_KEYS = ("kind", "organization", "name", "phone", "email", "address")
-IDEMPOTENCY_KEY_MAX = 64  # the column's length
+# The send form's field names as this API names them: flat (multipart, or JSON without "sender"),
+# or inside the JSON object "sender".
+_SENDER_KEYS = {"sender_kind": "kind", "organization_name": "organization", "sender_name": "name",
+                "sender_phone": "phone", "sender_email": "email", "sender_address": "address"}
+_TEXT_KEYS = ("type", "title", "content", "field", "address", *_SENDER_KEYS, "idempotency_key")
+
+
+def _send_values(body: dict, user) -> tuple[dict, dict[str, str]]:  # noqa: ANN001
+    """The body as the send form's values, and the API name of each form field (for errors)."""
+    sender = body.get("sender") if isinstance(body.get("sender"), dict) else None
+    values = {name: body.get(name) for name in ("type", "title", "content", "field", "ward", "address")}
+    values["type"] = body.get("type", "pakn")
+    values["confidential"] = body.get("confidential", False)
+    names = {name: name for name in (*values, "files")}
+    for flat, nested in _SENDER_KEYS.items():
+        if sender is not None and sender.get(nested) is not None:
+            values[flat], names[flat] = sender[nested], f"sender.{nested}"
+        else:
+            values[flat] = body.get(flat)
+            names[flat] = flat if sender is None or flat in body else f"sender.{nested}"
+    if values["sender_name"] is None or (isinstance(values["sender_name"], str) and not values["sender_name"].strip()):
+        values["sender_name"] = user.full_name or values["sender_name"]  # the account's name when none is given
+    return values, names
 
 
 @bp.post("/reports")
 def create_report():
-    """Send a report or idea: JSON, or multipart (fields + files) with the header X-Requested-With."""
-    from flask import current_app
+    """Send a report or idea: JSON, or multipart (fields + files) with the header X-Requested-With.
+
+    The rules and messages are the send form's (``webapp.reports.validation``); an error names the
+    field as this request named it."""
+    from flask import url_for
     from flask_login import current_user
 
-    from indexer.text import normalize_phone
     from webapp.reports import services as report_services
-    from webapp.reports.services import Draft, SendError
-    from webapp.reports.uploads import UploadError
+    from webapp.reports import validation
+    from webapp.reports.services import SendError
 
     denied = _login_required_json()
     if denied:
         return denied
     user = current_user._get_current_object()
-    if request.mimetype == "multipart/form-data":
+    multipart = request.mimetype == "multipart/form-data"
+    if multipart:
         # A custom header cannot be sent cross-site without CORS (not granted): no CSRF by forms.
         if not request.headers.get("X-Requested-With"):
             return error("csrf", _("Thiếu tiêu đề X-Requested-With."), 400)
         body = request.form.to_dict()
-        body["confidential"] = body.get("confidential", "").lower() in ("1", "true", "on", "yes")
     else:
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             return error("invalid_json", _("Thân yêu cầu phải là một đối tượng JSON."), 400)
-    required = {"title": _("Vui lòng nhập tiêu đề."), "content": _("Vui lòng nhập nội dung."),
-                "field": _("Vui lòng chọn lĩnh vực."), "ward": _("Vui lòng chọn xã, phường.")}
-    kind = body.get("type", "pakn")
-    if kind not in ("pakn", "idea"):
-        return error("invalid_parameter", _("Loại phải là pakn hoặc idea."), 400, "type")
-    if kind == "pakn":
-        required["address"] = _("Vui lòng nhập địa chỉ nơi xảy ra sự việc.")
-    for key, message in required.items():
-        if not str(body.get(key) or "").strip():
-            return error("required", message, 400, key)
-    sender = body.get("sender") if isinstance(body.get("sender"), dict) else {}
+    values, names = _send_values(body, user)
     # Text arrives as JSON of any type: anything but a string (or nothing) is refused, not guessed at.
-    texts = [(k, body.get(k)) for k in _TEXT_KEYS] + [(f"sender.{k}", sender.get(k)) for k in _SENDER_TEXT_KEYS]
-    for key, value in texts:
+    for name in _TEXT_KEYS:
+        value = values.get(name, body.get(name))
         if value is not None and not isinstance(value, str):
+            key = names.get(name, name)
             return error("invalid_parameter", _("'%(key)s' phải là chuỗi ký tự.", key=key), 400, key)
-    sender_kind = sender.get("kind") or body.get("sender_kind") or "individual"
-    if sender_kind not in ("individual", "organization"):
-        return error("invalid_parameter", _("Người gửi phải là cá nhân hoặc tổ chức."), 400, "sender.kind")
-    organization = sender.get("organization") or body.get("organization_name")
-    if sender_kind == "organization" and not str(organization or "").strip():
-        return error("required", _("Vui lòng nhập tên tổ chức."), 400, "sender.organization")
-    fixed = user.phone if user.phone and user.phone_verified_at else None
-    phone = fixed or normalize_phone(str(sender.get("phone") or body.get("sender_phone") or ""))
-    if not phone:
-        return error("phone_invalid", _("Số điện thoại không hợp lệ."), 400, "sender.phone")
-    name = str(sender.get("name") or body.get("sender_name") or user.full_name or "").strip()
-    if not name:
-        return error("required", _("Vui lòng nhập họ và tên."), 400, "sender.name")
-    if len(str(body["title"])) > 300:
-        return error("too_long", _("Tiêu đề dài 5–300 ký tự."), 400, "title")
     key = request.headers.get("Idempotency-Key") or body.get("idempotency_key")
-    if key and len(key) > IDEMPOTENCY_KEY_MAX:
-        return error("invalid_parameter", _("Idempotency-Key dài tối đa %(n)d ký tự.", n=IDEMPOTENCY_KEY_MAX),
-                     400, "idempotency_key")
-
-    files = []
+    refused = validation.idempotency_key_problem(key)
+    if refused is not None:
+        return error(refused.code, refused.message, 400, "idempotency_key")
+    phone = validation.verified_phone(user)
+    values["sender_phone"] = phone or values["sender_phone"]
+    problems = validation.validate(values, names=[n for n in validation.ORDER if n not in ("sender_phone",)])
+    if not problems and phone is None:
+        problems = [validation.phone_not_verified()]
+    checked: list = []
+    if not problems and multipart:
+        # Every file is checked before any is stored: a refused send leaves nothing behind.
+        checked = validation.check_files(0, ((s.filename or "tep", s.read(validation.read_limit()))
+                                             for s in request.files.getlist("files")))
+        problems = [r for _name, r in checked if isinstance(r, validation.Problem)]
+    if problems:
+        first = problems[0]
+        return error(first.code, first.message, first.status, names.get(first.field, first.field))
     try:
-        incoming = request.files.getlist("files") if request.mimetype == "multipart/form-data" else []
-        if len(incoming) > current_app.config["UPLOAD_MAX_FILES"]:
-            return error("too_many_files", _("Tối đa %(n)d tệp đính kèm.", n=current_app.config["UPLOAD_MAX_FILES"]),
-                         400, "files")
-        for storage in incoming:
-            data = storage.read(current_app.config["UPLOAD_MAX_MB"] * 1024 * 1024 + 1)
-            files.append(report_services.stage_upload(user, storage.filename or "tep", data))
-        draft = Draft(type=kind, title=str(body["title"]), content=str(body["content"]), field_slug=str(body["field"]),
-                      ward_code=body["ward"], address=str(body.get("address") or ""), sender_kind=sender_kind,
-                      organization_name=organization, sender_name=name, sender_phone=phone,
-                      sender_email=sender.get("email") or body.get("sender_email"),
-                      sender_address=sender.get("address") or body.get("sender_address"),
-                      confidential=bool(body.get("confidential", False)))
-        report, created = report_services.create_report(user, draft, files, key)
+        files = [report_services.stage_checked(user, name, result) for name, result in checked]
+        report, created = report_services.create_report(user, validation.draft(values), files, key)
         db.session.commit()
-    except UploadError as exc:
-        db.session.rollback()
-        return error("file_too_large" if exc.status == 413 else "file_refused", exc.message, exc.status, "files")
     except SendError as exc:
         db.session.rollback()
-        return error(exc.code, exc.message, exc.status, exc.field)
-    from flask import url_for
-
+        return error(exc.code, exc.message, exc.status, names.get(exc.field or "", exc.field))
     return jsonify(code=report.code, url=url_for("reports.mine_detail", code=report.code, _external=True)), \
         (201 if created else 200)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request, session
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from webapp.auth import services
 from webapp.auth.routes import OTP_KEY
@@ -62,3 +63,42 @@ def otp_verify():
         return _error(exc)
     return jsonify(user={"id": user.id, "full_name": user.full_name, "phone": user.phone,
                          "phone_verified": user.phone_verified_at is not None})
+
+
+# -- the phone of a logged-in account that has none verified (a login through Google or the national
+# portal): tracking codes go only to a verified phone, so sending a report needs one --------------------
+def _logged_in():
+    if not current_user.is_authenticated:
+        raise AuthError("login_required", _("Vui lòng đăng nhập."), 401)
+    return current_user._get_current_object()
+
+
+@bp.post("/phone/request")
+@limiter.limit("30 per minute")
+def phone_request():
+    try:
+        user = _logged_in()
+        body = _body()
+        issued = services.request_phone_verification(user, str(body.get("phone") or ""))
+        session[services.PHONE_OTP_KEY] = issued.challenge.id
+        db.session.commit()
+    except AuthError as exc:
+        db.session.commit()
+        return _error(exc)
+    ttl = int((issued.challenge.expires_at - issued.challenge.created_at).total_seconds())
+    return jsonify(expires_in=ttl, resend_after=issued.resend_after), 202
+
+
+@bp.post("/phone/verify")
+@limiter.limit("60 per minute")
+def phone_verify():
+    try:
+        user = _logged_in()
+        body = _body()
+        phone = services.verify_account_phone(user, session.get(services.PHONE_OTP_KEY), str(body.get("code") or ""))
+        session.pop(services.PHONE_OTP_KEY, None)
+        db.session.commit()
+    except AuthError as exc:
+        db.session.commit()
+        return _error(exc)
+    return jsonify(user={"id": user.id, "full_name": user.full_name, "phone": phone, "phone_verified": True})

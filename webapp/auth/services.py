@@ -256,6 +256,52 @@ def citizen_for_phone(phone: str) -> User:
     return user
 
 
+# -- verifying the phone of an account that has none (logged in through an identity provider) ---------
+VERIFY_PHONE = "verify_phone"
+PHONE_OTP_KEY = "phone_otp_challenge"  # the session's pending verification (send form and API share it)
+
+
+def _phone_holder(phone: str, user: User) -> User | None:
+    """Another account that owns ``phone`` (a registration never activated does not own it)."""
+    other = db.session.scalar(select(User).where(User.phone == phone, User.id != user.id))
+    return other if other is not None and other.status != UserStatus.PENDING else None
+
+
+def request_phone_verification(user: User, raw_phone: str) -> Issued:
+    """Send a one-time code to the number ``user`` wants as their verified phone (limits as for login).
+
+    Only for an account without one: changing a verified phone is not this step's business."""
+    if user.phone and user.phone_verified_at:
+        raise AuthError("phone_already_verified", _("Tài khoản đã có số điện thoại đã xác thực."), 409)
+    phone = parse_phone(raw_phone)
+    if _phone_holder(phone, user) is not None:
+        raise AuthError("phone_taken", _("Số điện thoại này đã gắn với một tài khoản khác. Hãy đăng nhập bằng "
+                                         "số này (mã OTP) để gửi phản ánh."), 409)
+    return request_otp(phone, purpose=VERIFY_PHONE, user=user)
+
+
+def verify_account_phone(user: User, challenge_id: str | None, code: str) -> str:
+    """Check the code of ``user``'s phone verification; on success that number becomes the account's
+    verified phone (where tracking codes go). Returns the phone."""
+    challenge = db.session.get(OtpChallenge, challenge_id) if challenge_id else None
+    if challenge is None or challenge.purpose != VERIFY_PHONE or challenge.user_id != user.id:
+        raise AuthError("otp_expired", _("Mã xác thực không còn hiệu lực. Vui lòng yêu cầu mã mới."), 401)
+    if user.phone and user.phone_verified_at:
+        raise AuthError("phone_already_verified", _("Tài khoản đã có số điện thoại đã xác thực."), 409)
+    phone = verify_otp(challenge.id, code).phone
+    if _phone_holder(phone, user) is not None:
+        raise AuthError("phone_taken", _("Số điện thoại này đã gắn với một tài khoản khác. Hãy đăng nhập bằng "
+                                         "số này (mã OTP) để gửi phản ánh."), 409)
+    pending = db.session.scalar(select(User).where(User.phone == phone, User.id != user.id))
+    if pending is not None:  # an unactivated registration with this number: its owner just proved it is theirs
+        pending.phone = None
+        db.session.flush()
+    user.phone, user.phone_verified_at = phone, now()
+    audit("phone_verified", user=user, subject=mask_phone(phone))
+    db.session.flush()
+    return phone
+
+
 # -- passwords ------------------------------------------------------------------------------------------
 _COMMON: set[str] | None = None
 

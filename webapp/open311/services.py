@@ -9,7 +9,6 @@ a public image).
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -20,7 +19,6 @@ from flask import current_app, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from werkzeug.datastructures import MultiDict
 
 from indexer.documents import build_document
 from indexer.query import MAX_PER_PAGE
@@ -30,8 +28,10 @@ from webapp.extensions import db
 from webapp.opendata.models import ApiKey
 from webapp.reference.models import Field
 from webapp.reference.services import ward_keys
+from webapp.reports import validation
 from webapp.reports.codes import normalize_code
 from webapp.reports.models import STATUS_LABELS, Answer, Report, Status
+from webapp.reports.services import SendError, create_report
 from webapp.search import services as search
 from webapp.search.request import SearchRequest
 from webapp.search.services import ParamError
@@ -282,45 +282,30 @@ def list_requests(args: Mapping[str, str]) -> tuple[list[dict[str, Any]], int]:
 
 
 # -- POST: a partner sends a report ------------------------------------------------------------------------
-_TRUE, _FALSE = {"true", "1", "yes", "on", "y"}, {"false", "0", "no", "off", "n", ""}
-# ReportForm's field → the Open311 parameter it was filled from (for error descriptions).
+# The send form's field → the Open311 parameter it is filled from (errors name the parameter).
 _FORM_TO_OPEN311 = {"title": "attribute[title]", "content": "description", "address": "address_string",
                     "lat": "lat", "lon": "long", "sender_name": "first_name/last_name", "sender_phone": "phone",
-                    "sender_email": "email", "field": "service_code", "ward": "attribute[ward_code]"}
+                    "sender_email": "email", "field": "service_code", "ward": "attribute[ward_code]",
+                    "confidential": "attribute[confidential]"}
 
 
 def _attribute(form: Mapping[str, str], code: str) -> str:
-    return nfc(form.get(f"attribute[{code}]") or "")
+    return form.get(f"attribute[{code}]") or ""
 
 
-def _ward_code(value: str) -> int:
-    """A deployment ward from its code or its name ("Phường Trảng Bàng", "trang bang")."""
+def _ward_code(value: str) -> str:
+    """A ward code from a code or a name ("Phường Trảng Bàng", "trang bang"); whether the ward lies
+    in the deployment is the send rules' question."""
+    value = nfc(value)
+    if not value or value.isdigit():
+        return value
     wards = search.reference().wards
-    if not value:
-        raise Open311Error(400, _param("attribute[ward_code]", _(
-            "Vui lòng cho biết xã, phường (mã theo danh mục từ 1/7/2025, xem services/<mã>.json); hệ thống "
-            "không suy ra xã, phường từ tọa độ hay địa chỉ.")))
-    if value.isdigit() and int(value) in wards:
-        return int(value)
     wanted = ward_keys(value)
     matches = [code for code, (name, _p) in wards.items() if wanted & ward_keys(name)]
     if len(matches) == 1:
-        return matches[0]
+        return str(matches[0])
     raise Open311Error(400, _param("attribute[ward_code]", _(
         "Xã, phường '%(value)s' không thuộc địa bàn tiếp nhận (hoặc có nhiều nơi cùng tên: dùng mã).", value=value)))
-
-
-def _number(form: Mapping[str, str], name: str) -> str:
-    text = (form.get(name) or "").strip()
-    if not text:
-        return ""
-    try:
-        number = float(text)
-    except ValueError:
-        number = math.nan
-    if not math.isfinite(number):
-        raise Open311Error(400, _param(name, _("'%(value)s' không phải số.", value=text)))
-    return repr(number)
 
 
 def _title(description: str) -> str:
@@ -334,57 +319,37 @@ def _title(description: str) -> str:
 
 
 def create_request(form: Mapping[str, str], key: ApiKey, idempotency_key: str | None) -> tuple[Report, bool]:
-    """Check a GeoReport POST with the send form's rules and create the report (flushed), owned by
-    the key's partner account. Returns (report, created)."""
+    """Check a GeoReport POST with the send rules (``webapp.reports.validation``, the form's messages)
+    and create the report (flushed), owned by the key's partner account. Returns (report, created)."""
     from webapp.opendata.apikeys import partner_account
-    from webapp.reports.forms import ReportForm
-    from webapp.reports.services import Draft, SendError, create_report, local_now_naive
 
-    slug = (form.get("service_code") or "").strip()
-    if not slug:
-        raise Open311Error(400, _param("service_code", _("Vui lòng chọn lĩnh vực (service_code).")))
-    field = db.session.scalar(select(Field).where(Field.slug == slug))
-    if field is None:
-        raise Open311Error(400, _param("service_code", _("Lĩnh vực '%(code)s' không tồn tại (xem services.json).",
-                                                         code=slug)))
-    ward = _ward_code(_attribute(form, "ward_code"))
-    lat, lon = _number(form, "lat"), _number(form, "long")
-    address = nfc(form.get("address_string") or "")
-    if not address and not (lat and lon):
+    lat, lon = (form.get("lat") or "").strip(), (form.get("long") or "").strip()
+    address = form.get("address_string") or ""
+    if not address.strip() and not (lat and lon):
         raise Open311Error(400, _param("address_string", _("Cần vị trí: address_string, hoặc cả lat và long.")))
-    if not address:
+    if not address.strip():
         address = _("Tọa độ %(lat)s, %(lon)s", lat=lat, lon=lon)
-    confidential = _attribute(form, "confidential").lower()
-    if confidential not in _TRUE | _FALSE:
-        raise Open311Error(400, _param("attribute[confidential]", _("Chỉ nhận true hoặc false.")))
+    refused = validation.idempotency_key_problem(idempotency_key)
+    if refused is not None:
+        raise Open311Error(400, _param("Idempotency-Key", refused.message))
     description = form.get("description") or ""
-    name = nfc(" ".join([form.get("last_name") or "", form.get("first_name") or ""]))  # Vietnamese order
-    if idempotency_key and len(idempotency_key) > 64:
-        raise Open311Error(400, _param("Idempotency-Key", _("Dài tối đa 64 ký tự.")))
-
-    checked = ReportForm(formdata=MultiDict({
-        "title": _attribute(form, "title") or _title(description), "content": description, "field": slug,
-        "ward": str(ward), "address": address, "lat": lat, "lon": lon, "sender_kind": "individual",
-        "sender_name": name, "sender_phone": form.get("phone") or "", "sender_email": (form.get("email") or "").strip(),
-        "confidential": "y" if confidential in _TRUE else ""}),
-        meta={"csrf": False}, report_type="pakn", now=local_now_naive())
-    checked.field.choices = [(field.slug, field.name)]
-    checked.ward.choices = [(str(ward), str(ward))]
-    if not checked.validate():
-        # The description first: a title made from a bad description is only a consequence.
-        name_ = "content" if "content" in checked.errors else next(iter(checked.errors))
-        raise Open311Error(400, _param(_FORM_TO_OPEN311.get(name_, name_), str(checked.errors[name_][0])))
-
-    from indexer.text import normalize_phone
-
-    draft = Draft(type="pakn", title=checked.title.data, content=checked.content.data, field_slug=field.slug,
-                  ward_code=ward, address=checked.address.data or "", sender_kind="individual", organization_name=None,
-                  sender_name=checked.sender_name.data, sender_phone=normalize_phone(checked.sender_phone.data) or "",
-                  sender_email=checked.sender_email.data or None, sender_address=None,
-                  confidential=bool(checked.confidential.data),
-                  lat=float(lat) if lat else None, lon=float(lon) if lon else None)
+    title = _attribute(form, "title")
+    values = {
+        "type": "pakn", "title": title or _title(description), "content": description,
+        "field": (form.get("service_code") or "").strip(), "ward": _ward_code(_attribute(form, "ward_code")),
+        "address": address, "lat": lat, "lon": lon, "sender_kind": "individual",
+        "sender_name": nfc(" ".join([form.get("last_name") or "", form.get("first_name") or ""])),  # Vietnamese order
+        "sender_phone": form.get("phone") or "", "sender_email": form.get("email") or "",
+        "confidential": _attribute(form, "confidential")}
+    order = list(validation.ORDER)
+    if not title:  # a title made from a bad description is only a consequence: the description first
+        order.remove("content")
+        order.insert(order.index("title"), "content")
+    problems = validation.validate(values, names=order)
+    if problems:
+        raise Open311Error(400, _param(_FORM_TO_OPEN311.get(problems[0].field, problems[0].field), problems[0].message))
     try:
-        return create_report(partner_account(key), draft, [], idempotency_key)
+        return create_report(partner_account(key), validation.draft(values), [], idempotency_key, typed_phone=True)
     except SendError as exc:
         raise Open311Error(exc.status, _param(_FORM_TO_OPEN311.get(exc.field or "", exc.field or "request"),
                                               exc.message)) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -18,31 +19,45 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields import DateTimeLocalField
-from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, Optional
 
-from indexer.text import normalize_phone
+from webapp.reports import validation
+
+rule = validation.form_validators
+
+
+class CoordinateField(DecimalField):
+    """A decimal coordinate whose unreadable text is left to the send rules (one message, in Vietnamese)."""
+
+    def process_formdata(self, valuelist: list) -> None:  # noqa: D102
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            self.data = None
 
 
 class ReportForm(FlaskForm):
-    title = StringField(_l("Tiêu đề"), validators=[DataRequired(_l("Vui lòng nhập tiêu đề.")),
-                                                   Length(min=5, max=300, message=_l("Tiêu đề dài 5–300 ký tự."))])
-    content = TextAreaField(_l("Nội dung"), validators=[DataRequired(_l("Vui lòng nhập nội dung.")),
-                                                        Length(min=10, max=10000, message=_l("Nội dung dài 10–10.000 ký tự."))],
-                            render_kw={"rows": 7})
-    field = SelectField(_l("Lĩnh vực"), validators=[DataRequired(_l("Vui lòng chọn lĩnh vực."))])
-    ward = SelectField(_l("Xã, phường"), validators=[DataRequired(_l("Vui lòng chọn xã, phường."))], coerce=str)
-    address = StringField(_l("Địa chỉ cụ thể"), validators=[Length(max=500)])
-    lat = DecimalField(_l("Vĩ độ"), places=6, validators=[Optional(), NumberRange(8.0, 24.0, _l("Vĩ độ không nằm trong Việt Nam."))])
-    lon = DecimalField(_l("Kinh độ"), places=6, validators=[Optional(), NumberRange(102.0, 110.5, _l("Kinh độ không nằm trong Việt Nam."))])
-    incident_at = DateTimeLocalField(_l("Thời điểm xảy ra"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    """The send form: its checks are generated from ``webapp.reports.validation`` (one rule table for
+    form, API and Open311); WTForms only renders, parses and carries the CSRF token."""
+
+    title = StringField(_l("Tiêu đề"), validators=rule("title"))
+    content = TextAreaField(_l("Nội dung"), validators=rule("content"), render_kw={"rows": 7})
+    field = SelectField(_l("Lĩnh vực"), validators=rule("field"), validate_choice=False)
+    ward = SelectField(_l("Xã, phường"), validators=rule("ward"), coerce=str, validate_choice=False)
+    address = StringField(_l("Địa chỉ cụ thể"), validators=rule("address"))
+    lat = CoordinateField(_l("Vĩ độ"), places=6, validators=rule("lat"))
+    lon = CoordinateField(_l("Kinh độ"), places=6, validators=rule("lon"))
+    incident_at = DateTimeLocalField(_l("Thời điểm xảy ra"), format="%Y-%m-%dT%H:%M",
+                                     validators=[Optional(), *rule("incident_at")])
     files = MultipleFileField(_l("Tệp đính kèm (ảnh, PDF, Word, Excel)"))
     sender_kind = RadioField(_l("Gửi với tư cách"), choices=[("individual", _l("Cá nhân")), ("organization", _l("Tổ chức"))],
-                             default="individual")
-    organization_name = StringField(_l("Tên tổ chức"), validators=[Length(max=300)])
-    sender_name = StringField(_l("Họ và tên người gửi"), validators=[DataRequired(_l("Vui lòng nhập họ và tên.")), Length(max=200)])
-    sender_phone = StringField(_l("Số điện thoại"), validators=[DataRequired(_l("Vui lòng nhập số điện thoại."))])
-    sender_email = EmailField(_l("Email"), validators=[Optional(), Email(_l("Địa chỉ email không hợp lệ.")), Length(max=254)])
-    sender_address = StringField(_l("Địa chỉ người gửi"), validators=[Length(max=500)])
+                             default="individual", validators=rule("sender_kind"), validate_choice=False)
+    organization_name = StringField(_l("Tên tổ chức"), validators=rule("organization_name"))
+    sender_name = StringField(_l("Họ và tên người gửi"), validators=rule("sender_name"))
+    sender_phone = StringField(_l("Số điện thoại"), validators=rule("sender_phone"),
+                               render_kw={"inputmode": "tel", "autocomplete": "tel"})
+    sender_email = EmailField(_l("Email"), validators=rule("sender_email"))
+    sender_address = StringField(_l("Địa chỉ người gửi"), validators=rule("sender_address"))
     confidential = BooleanField(_l("Đề nghị bảo mật thông tin người gửi"))
     idempotency_key = HiddenField()
 
@@ -51,32 +66,15 @@ class ReportForm(FlaskForm):
         self.report_type = report_type
         self._now = now
 
-    def validate_address(self, field: StringField) -> None:
-        if self.report_type == "pakn" and not (field.data or "").strip():
-            raise ValidationError(_l("Vui lòng nhập địa chỉ nơi xảy ra sự việc."))
-
-    def validate_organization_name(self, field: StringField) -> None:
-        if self.sender_kind.data == "organization" and not (field.data or "").strip():
-            raise ValidationError(_l("Vui lòng nhập tên tổ chức."))
-
-    def validate_sender_phone(self, field: StringField) -> None:
-        if normalize_phone(field.data) is None:
-            raise ValidationError(_l("Số điện thoại không hợp lệ. Ví dụ đúng: 0912 345 678."))
-
-    def validate_incident_at(self, field: DateTimeLocalField) -> None:
-        if field.data and self._now and field.data > self._now:
-            raise ValidationError(_l("Thời điểm xảy ra không thể ở tương lai."))
-
-    def _both_or_neither(self) -> None:
-        # Runs from whichever of the two was filled in (an empty optional field stops its own checks).
-        if (self.lat.data is None) != (self.lon.data is None):
-            raise ValidationError(_l("Cần cả vĩ độ và kinh độ, hoặc bỏ trống cả hai."))
-
-    def validate_lat(self, field: DecimalField) -> None:
-        self._both_or_neither()
-
-    def validate_lon(self, field: DecimalField) -> None:
-        self._both_or_neither()
+    def send_values(self) -> dict[str, Any]:
+        """What was typed, under the form's field names, as the send rules read it."""
+        values: dict[str, Any] = {name: self[name].data for name in validation.ORDER if name in self._fields}
+        for name in ("lat", "lon"):  # unreadable text is reported by the rules, not dropped
+            raw = self[name].raw_data
+            if values[name] is None and raw and str(raw[0]).strip():
+                values[name] = raw[0]
+        values["type"] = self.report_type
+        return values
 
 
 class RatingForm(FlaskForm):

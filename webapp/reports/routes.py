@@ -13,6 +13,7 @@ from flask import (
     render_template,
     request,
     send_file,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -20,14 +21,17 @@ from flask_login import current_user
 from sqlalchemy import func, or_, select
 
 from indexer.documents import build_document
+from indexer.text import mask_phone
+from webapp.auth import services as auth_services
+from webapp.auth.services import AuthError
 from webapp.extensions import db, limiter
 from webapp.reference.models import Field, Ward
-from webapp.reports import services
+from webapp.reports import services, validation
 from webapp.reports.codes import normalize_code
 from webapp.reports.forms import LookupForm, RatingForm, ReopenForm, ReportForm
 from webapp.reports.models import STATUS_LABELS, Attachment, Report, ReportType, Status
-from webapp.reports.services import Draft, SendError
-from webapp.reports.uploads import UploadError, upload_dir
+from webapp.reports.services import SendError
+from webapp.reports.uploads import upload_dir
 from webapp.search.services import item_json
 
 bp = Blueprint("reports", __name__)
@@ -47,10 +51,6 @@ def _choices(form: ReportForm) -> None:
             select(Ward).where(Ward.province_code.in_(provinces)).order_by(Ward.name))]
 
 
-def _phone_from_login() -> str | None:
-    return current_user.phone if current_user.phone and current_user.phone_verified_at else None
-
-
 @bp.route("/gui-phan-anh", methods=["GET", "POST"])
 def send_report():
     return _send(ReportType.PAKN)
@@ -61,64 +61,95 @@ def send_idea():
     return _send(ReportType.IDEA)
 
 
+def _files(user, kept: list) -> tuple[list, list[str], int]:  # noqa: ANN001
+    """Stage the files of this POST after the ``kept`` ones; returns (kept, messages, status)."""
+    incoming = [(s.filename, s) for s in request.files.getlist("files") if s and s.filename]
+    errors, status = [], 200
+    results = validation.check_files(len(kept), ((name, s.read(validation.read_limit())) for name, s in incoming))
+    for filename, result in results:
+        if isinstance(result, validation.Problem):
+            errors.append(result.message)
+            status = result.status if result.status == 413 else status
+        else:
+            kept.append(services.stage_checked(user, filename, result))
+    return kept, errors, status
+
+
+def _phone_step(user, form: ReportForm, action: str) -> tuple[str | None, str | None, int]:  # noqa: ANN001
+    """The OTP buttons of the form: send a code to the typed number, or check the typed code.
+    Returns (notice, error of the code field, status); errors of the number go to its field."""
+    try:
+        if action == "phone_code":
+            problem = validation.check("sender_phone", {"sender_phone": form.sender_phone.data})
+            if problem is not None:
+                form.sender_phone.errors = [problem.message]
+                return None, None, 400
+            issued = auth_services.request_phone_verification(user, form.sender_phone.data)
+            session[auth_services.PHONE_OTP_KEY] = issued.challenge.id
+            db.session.commit()
+            return _("Đã gửi mã xác thực tới %(p)s. Nhập mã vào ô bên dưới.", p=mask_phone(issued.challenge.phone)), \
+                None, 200
+        phone = auth_services.verify_account_phone(user, session.get(auth_services.PHONE_OTP_KEY), request.form.get("phone_code", ""))
+        session.pop(auth_services.PHONE_OTP_KEY, None)
+        db.session.commit()
+        form.sender_phone.data = phone
+        return _("Đã xác thực số %(p)s. Mã theo dõi sẽ được gửi tới số này.", p=mask_phone(phone)), None, 200
+    except AuthError as exc:
+        db.session.commit()  # keep counted failures and the audit entry
+        if action == "phone_code" or exc.code == "phone_taken":
+            form.sender_phone.errors = [exc.message]
+            return None, None, exc.status
+        return None, exc.message, exc.status
+
+
 def _send(report_type: str):  # noqa: ANN202
     if not current_user.is_authenticated:
         return _login_first()
     user = current_user._get_current_object()  # type: ignore[attr-defined]
     form = ReportForm(report_type=report_type, now=services.local_now_naive())
     _choices(form)
-    fixed_phone = _phone_from_login()
+    action = request.form.get("action", "send") if request.method == "POST" else ""
     if request.method == "GET":
         form.sender_name.data = user.full_name
-        form.sender_phone.data = fixed_phone or user.phone
+        form.sender_phone.data = validation.verified_phone(user) or user.phone
         form.sender_email.data = user.email
         form.sender_address.data = user.address
         form.idempotency_key.data = secrets.token_urlsafe(24)
-    elif fixed_phone:
-        form.sender_phone.data = fixed_phone  # the verified number of the login, not a typed one
 
     kept, file_errors, status = [], [], 200
+    notice, code_error = None, None
     if request.method == "POST":
         removed = set(request.form.getlist("remove_upload"))
         kept = [u for u in services.staged(user, request.form.getlist("upload_token")) if u.token not in removed]
-        limit = current_app.config["UPLOAD_MAX_FILES"]
-        for storage in request.files.getlist(form.files.name):
-            if not storage or not storage.filename:
-                continue
-            if len(kept) >= limit:
-                file_errors.append(_("Tối đa %(n)d tệp đính kèm; tệp “%(name)s” chưa được nhận.", n=limit,
-                                     name=storage.filename))
-                continue
-            data = storage.read(current_app.config["UPLOAD_MAX_MB"] * 1024 * 1024 + 1)
-            try:
-                kept.append(services.stage_upload(user, storage.filename, data))
-            except UploadError as exc:
-                file_errors.append(exc.message)
-                status = exc.status if exc.status == 413 else status
+        kept, file_errors, status = _files(user, kept)
         db.session.commit()  # files already accepted survive a form that comes back with errors
+    if action in ("phone_code", "phone_verify"):
+        notice, code_error, phone_status = _phone_step(user, form, action)
+        status = phone_status if phone_status != 200 else status
+    fixed_phone = validation.verified_phone(user)
+    if fixed_phone and request.method == "POST":
+        form.sender_phone.data = fixed_phone  # the verified number of the account, never a typed one
 
-    if request.method == "POST" and form.validate() and not file_errors:
-        draft = Draft(
-            type=report_type, title=form.title.data, content=form.content.data, field_slug=form.field.data,
-            ward_code=int(form.ward.data), address=form.address.data or "", sender_kind=form.sender_kind.data,
-            organization_name=form.organization_name.data, sender_name=form.sender_name.data,
-            sender_phone=form.sender_phone.data, sender_email=form.sender_email.data,
-            sender_address=form.sender_address.data, confidential=form.confidential.data,
-            lat=float(form.lat.data) if form.lat.data is not None else None,
-            lon=float(form.lon.data) if form.lon.data is not None else None,
-            incident_at=services.from_local_input(form.incident_at.data))
+    if action == "send" and form.validate() and fixed_phone and not file_errors:
+        draft = validation.draft(form.send_values())
+        draft.incident_at = services.from_local_input(form.incident_at.data)  # typed in local time
         try:
-            report, _created = services.create_report(user, draft, kept, form.idempotency_key.data)
+            key = form.idempotency_key.data if validation.idempotency_key_problem(form.idempotency_key.data) is None \
+                else None  # a tampered key only loses the double-submit guard
+            report, _created = services.create_report(user, draft, kept, key)
             db.session.commit()
             return redirect(url_for("reports.sent", code=report.code))
         except SendError as exc:
             db.session.rollback()
             getattr(form, exc.field, form.title).errors.append(exc.message)
             status = 400
-    elif request.method == "POST":
+    elif action == "send":
+        if not fixed_phone:
+            form.sender_phone.errors = [validation.phone_not_verified().message]
         status = status if status != 200 else 400
     return render_template("reports/send.html", form=form, report_type=report_type, kept=kept,
-                           file_errors=file_errors, fixed_phone=fixed_phone,
+                           file_errors=file_errors, fixed_phone=fixed_phone, notice=notice, code_error=code_error,
+                           code_sent=bool(session.get(auth_services.PHONE_OTP_KEY)) and not fixed_phone,
                            max_files=current_app.config["UPLOAD_MAX_FILES"],
                            max_mb=current_app.config["UPLOAD_MAX_MB"]), status
 

@@ -6,9 +6,7 @@ Functions flush; the caller commits. The SMS with the tracking code goes out aft
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -21,10 +19,11 @@ from webapp.auth.models import User
 from webapp.auth.services import audit, now
 from webapp.extensions import db
 from webapp.jobs import after_commit
-from webapp.reference.models import Field, Ward
+from webapp.reference.models import Field
 from webapp.reports import uploads
 from webapp.reports.codes import new_code
 from webapp.reports.models import Attachment, Report, ReportType, SenderKind, Status, StatusEvent, Upload
+from webapp.reports.validation import MESSAGES, Draft, deployment_ward, phone_not_verified, verified_phone
 
 
 class SendError(ValueError):
@@ -37,7 +36,11 @@ class SendError(ValueError):
 
 def stage_upload(user: User, filename: str, data: bytes) -> Upload:
     """Check and keep one uploaded file for ``user`` until the report is saved."""
-    checked = uploads.check(data, filename)
+    return stage_checked(user, filename, uploads.check(data, filename))
+
+
+def stage_checked(user: User, filename: str, checked: uploads.Checked) -> Upload:
+    """Keep one file already checked by ``uploads.check`` for ``user`` until the report is saved."""
     record = Upload(token=secrets.token_urlsafe(24), user_id=user.id, filename=uploads.safe_filename(filename),
                     stored_name=uploads.store(checked), content_type=checked.content_type, size=len(checked.data),
                     created_at=now())
@@ -56,44 +59,13 @@ def staged(user: User, tokens: list[str]) -> list[Upload]:
     return sorted(found, key=lambda u: order[u.token])
 
 
-@dataclass
-class Draft:
-    """What a sender typed, already checked by the form or the API."""
-
-    type: str
-    title: str
-    content: str
-    field_slug: str
-    ward_code: int
-    address: str
-    sender_kind: str
-    organization_name: str | None
-    sender_name: str
-    sender_phone: str
-    sender_email: str | None
-    sender_address: str | None
-    confidential: bool
-    lat: float | None = None
-    lon: float | None = None
-    incident_at: datetime | None = None
-
-
-def deployment_ward(code: Any) -> Ward | None:
-    try:
-        number = int(code)
-    except (TypeError, ValueError):
-        return None
-    if not 0 < number < 2**31:  # a larger number cannot even be looked up (SQLite overflows)
-        return None
-    ward = db.session.get(Ward, number)
-    provinces = {int(c) for c in current_app.config["PROVINCES"]}
-    return ward if ward is not None and ward.province_code in provinces else None
-
-
-def create_report(user: User, draft: Draft, files: list[Upload], idempotency_key: str | None) -> tuple[Report, bool]:
+def create_report(user: User, draft: Draft, files: list[Upload], idempotency_key: str | None,
+                  typed_phone: bool = False) -> tuple[Report, bool]:
     """Save a new report with its attachments; returns (report, created).
 
-    The same idempotency key from the same user returns the report it already created.
+    The same idempotency key from the same user returns the report it already created. The sender's
+    phone (where the tracking-code SMS goes) is the account's OTP-verified phone; only a partner
+    sending for a citizen (Open311, ``typed_phone``) gives a typed one.
     """
     if idempotency_key:
         existing = db.session.scalar(select(Report).where(Report.user_id == user.id,
@@ -102,15 +74,18 @@ def create_report(user: User, draft: Draft, files: list[Upload], idempotency_key
             return existing, False
     field = db.session.scalar(select(Field).where(Field.slug == draft.field_slug))
     if field is None:
-        raise SendError("unknown_field", _("Lĩnh vực không tồn tại."), "field")
+        raise SendError("unknown_field", str(MESSAGES["field_unknown"]), "field")
     ward = deployment_ward(draft.ward_code)
     if ward is None:
-        raise SendError("unknown_ward", _("Xã, phường không thuộc địa bàn tiếp nhận."), "ward")
+        raise SendError("unknown_ward", str(MESSAGES["ward_unknown"]), "ward")
     if len(files) > current_app.config["UPLOAD_MAX_FILES"]:
         raise SendError("too_many_files", _("Tối đa %(n)d tệp đính kèm.", n=current_app.config["UPLOAD_MAX_FILES"]), "files")
-    phone = normalize_phone(draft.sender_phone)
+    phone = normalize_phone(draft.sender_phone) if typed_phone else verified_phone(user)
+    if phone is None and not typed_phone:
+        refused = phone_not_verified()
+        raise SendError(refused.code, refused.message, refused.field, refused.status)
     if phone is None:
-        raise SendError("phone_invalid", _("Số điện thoại không hợp lệ."), "sender_phone")
+        raise SendError("phone_invalid", str(MESSAGES["phone_invalid"]), "sender_phone")
     moment = now()
     code = new_code(draft.type)
     while db.session.scalar(select(Report.id).where(Report.code == code)) is not None:

@@ -50,3 +50,15 @@
   title.addEventListener("input", later);
   content.addEventListener("input", later);
 })();
+(function () {
+  // After "Gửi mã xác thực" or a wrong code: the focus goes to the code field; after the phone is
+  // verified: to the notice saying so (the page reloads at its top otherwise).
+  if (document.getElementById("error-summary")) return;
+  var code = document.getElementById("phone_code");
+  var notice = document.getElementById("phone-notice");
+  var target = code && (notice || code.getAttribute("aria-invalid")) ? code : notice;
+  if (!target) return;
+  if (target === notice) notice.setAttribute("tabindex", "-1");
+  target.focus();
+  target.scrollIntoView({block: "center"});
+})();
