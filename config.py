@@ -209,6 +209,15 @@ SETTINGS: tuple[Setting, ...] = (
             "Folder for uploaded attachments, outside the web root; empty = <instance>/uploads."),
     Setting("UPLOAD_MAX_FILES", "int", 5, "Attachments per report, at most.", min_value=0),
     Setting("UPLOAD_MAX_MB", "int", 10, "Size of one attachment, at most, in MB.", min_value=1),
+    Setting("UPLOAD_STAGED_QUOTA_MB", "int", 60,
+            "Files one account may have uploaded but not yet sent with a report, at most, in MB "
+            "(a full form is UPLOAD_MAX_FILES × UPLOAD_MAX_MB).", min_value=1),
+    Setting("UPLOAD_STAGED_HOURS", "int", 24,
+            "Uploaded files not sent with a report are deleted after this many hours (the periodic "
+            "sweep and `flask uploads cleanup`).", min_value=1),
+    Setting("SEND_RATE_LIMIT", "str", "20/hour;50/day",
+            "Posts of the send forms and of POST /api/v1/reports per account (each try counts, "
+            "also one refused for an error).", check=rate_limit_problem),
     Setting("IMAGE_MAX_PIXELS", "int", 40_000_000,
             "Largest image (width × height) decoded; bigger ones are refused as decompression bombs.",
             min_value=1_000_000),

@@ -11,12 +11,13 @@ def register(app: Flask) -> None:
     from webapp.main.cli import config_doc, serve
     from webapp.opendata.apikeys_cli import apikeys_cli
     from webapp.opendata.cli import alerts_cli
-    from webapp.reports.cli import reports_cli
+    from webapp.reports.cli import reports_cli, uploads_cli
     from webapp.search.cli import index_cli, worker_command
 
     app.cli.add_command(seed_demo)
     app.cli.add_command(users_cli)
     app.cli.add_command(reports_cli)
+    app.cli.add_command(uploads_cli)
     app.cli.add_command(config_doc)
     app.cli.add_command(serve)
     app.cli.add_command(index_cli)

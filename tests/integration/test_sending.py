@@ -227,7 +227,8 @@ def test_personal_data_in_the_text_is_masked_for_the_public(app, citizen, sessio
     assert "0987 654 321" in text(citizen.get(f"/pakn-cua-toi/{report.code}"))  # the original is kept
 
 
-def test_files_of_a_report_are_served_only_to_who_may_see_them(app, citizen, session, clock, make_staff, otp_login):
+def test_files_of_a_report_are_served_only_to_who_may_see_them(app, citizen, session, clock, make_staff, otp_login,
+                                                                staff_login):
     send(citizen, files=[("anh.jpg", jpeg_with_gps())], confidential="y")
     attachment = session.scalar(select(Attachment))
     stranger = app.test_client()
@@ -236,9 +237,7 @@ def test_files_of_a_report_are_served_only_to_who_may_see_them(app, citizen, ses
     other = app.test_client()
     otp_login("0987000111", c=other)
     assert other.get(f"/tep/{attachment.id}").status_code == 404
-    make_staff("canbo7", "officer")
-    staff = app.test_client()
-    staff.post("/can-bo/dang-nhap", data={"username": "canbo7", "password": "Mat-khau-rat-kho-2026"})
+    staff = staff_login(make_staff("canbo7", "officer"))
     assert staff.get(f"/tep/{attachment.id}").status_code == 200
     assert citizen.get(f"/tep/{attachment.id}").status_code == 200
 

@@ -142,13 +142,18 @@ def create_report():
     from flask_login import current_user
 
     from webapp.reports import services as report_services
-    from webapp.reports import validation
-    from webapp.reports.services import SendError
+    from webapp.reports import uploads, validation
+    from webapp.reports.services import SendError, send_budget_refusal
 
     denied = _login_required_json()
     if denied:
         return denied
     user = current_user._get_current_object()
+    limited = send_budget_refusal(user)
+    if limited is not None:
+        response, status = error("rate_limited", limited.message, 429)
+        response.headers["Retry-After"] = str(limited.retry_after)
+        return response, status
     multipart = request.mimetype == "multipart/form-data"
     if multipart:
         # A custom header cannot be sent cross-site without CORS (not granted): no CSRF by forms.
@@ -184,12 +189,15 @@ def create_report():
     if problems:
         first = problems[0]
         return error(first.code, first.message, first.status, names.get(first.field, first.field))
+    files = []
     try:
-        files = [report_services.stage_checked(user, name, result) for name, result in checked]
+        for name, result in checked:
+            files.append(report_services.stage_checked(user, name, result))
         report, created = report_services.create_report(user, validation.draft(values), files, key)
         db.session.commit()
     except SendError as exc:
         db.session.rollback()
+        uploads.discard([f.stored_name for f in files])  # a refused send leaves no file behind
         return error(exc.code, exc.message, exc.status, names.get(exc.field or "", exc.field))
     return jsonify(code=report.code, url=url_for("reports.mine_detail", code=report.code, _external=True)), \
         (201 if created else 200)

@@ -1,4 +1,4 @@
-"""``flask reports import|export``: legacy data in and out (JSON Lines or CSV)."""
+"""``flask reports import|export``: legacy data in and out (JSON Lines or CSV); ``flask uploads cleanup``."""
 
 from __future__ import annotations
 
@@ -46,3 +46,18 @@ def export_command(path: Path) -> None:
         count = export_file(path, progress=bar.update)
     click.echo(f"Đã xuất {count} phản ánh vào {path}. Tệp chứa thông tin người gửi được bảo mật: "
                "chỉ lưu ở nơi an toàn.")
+
+
+uploads_cli = AppGroup("uploads", help="Tệp tải lên chưa gửi kèm phản ánh.")
+
+
+@uploads_cli.command("cleanup")
+@click.option("--hours", type=int, default=None, help="Older than this many hours (default UPLOAD_STAGED_HOURS).")
+def cleanup_uploads(hours: int | None) -> None:
+    """Delete uploaded files never sent with a report (the periodic sweep does it too)."""
+    from datetime import timedelta
+
+    from webapp.reports.services import delete_stale_uploads
+
+    count = delete_stale_uploads(timedelta(hours=hours) if hours is not None else None)
+    click.echo(f"Đã xóa {count} tệp tải lên chưa gửi.")

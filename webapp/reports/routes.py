@@ -71,7 +71,11 @@ def _files(user, kept: list) -> tuple[list, list[str], int]:  # noqa: ANN001
             errors.append(result.message)
             status = result.status if result.status == 413 else status
         else:
-            kept.append(services.stage_checked(user, filename, result))
+            try:
+                kept.append(services.stage_checked(user, filename, result))
+            except SendError as exc:  # the account's quota of files not yet sent
+                errors.append(exc.message)
+                status = exc.status
     return kept, errors, status
 
 
@@ -118,6 +122,15 @@ def _send(report_type: str):  # noqa: ANN202
 
     kept, file_errors, status = [], [], 200
     notice, code_error = None, None
+    limited = services.send_budget_refusal(user) if request.method == "POST" else None
+    if limited is not None:
+        # Too many posts: nothing is stored or sent, and the page keeps what was typed.
+        kept = services.staged(user, request.form.getlist("upload_token"))
+        return render_template("reports/send.html", form=form, report_type=report_type, kept=kept,
+                               file_errors=[limited.message], fixed_phone=validation.verified_phone(user),
+                               notice=None, code_error=None, code_sent=False,
+                               max_files=current_app.config["UPLOAD_MAX_FILES"],
+                               max_mb=current_app.config["UPLOAD_MAX_MB"]), 429
     if request.method == "POST":
         removed = set(request.form.getlist("remove_upload"))
         kept = [u for u in services.staged(user, request.form.getlist("upload_token")) if u.token not in removed]

@@ -11,10 +11,11 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from indexer.text import nfc, nfc_multiline, normalize_phone
+from webapp import budgets
 from webapp.auth.models import User
 from webapp.auth.services import audit, now
 from webapp.extensions import db
@@ -32,6 +33,20 @@ class SendError(ValueError):
     def __init__(self, code: str, message: str, field: str | None = None, status: int = 400) -> None:
         super().__init__(message)
         self.code, self.message, self.field, self.status = code, message, field, status
+        self.retry_after: int | None = None
+
+
+def send_budget_refusal(user: User) -> SendError | None:
+    """Count one post of a send form or of the send API against the account's ``SEND_RATE_LIMIT``;
+    the refusal (429, with ``retry_after``) when it is spent, else None."""
+    wait = budgets.spend(current_app.config["SEND_RATE_LIMIT"], "send", f"user:{user.id}")
+    if wait is None:
+        return None
+    refusal = SendError("rate_limited", _("Bạn đã gửi quá nhiều lần trong thời gian ngắn. Vui lòng thử lại sau "
+                                          "%(m)d phút; nội dung bạn nhập vẫn được giữ.", m=max(1, round(wait / 60))),
+                        None, 429)
+    refusal.retry_after = wait
+    return refusal
 
 
 def stage_upload(user: User, filename: str, data: bytes) -> Upload:
@@ -40,13 +55,38 @@ def stage_upload(user: User, filename: str, data: bytes) -> Upload:
 
 
 def stage_checked(user: User, filename: str, checked: uploads.Checked) -> Upload:
-    """Keep one file already checked by ``uploads.check`` for ``user`` until the report is saved."""
+    """Keep one file already checked by ``uploads.check`` for ``user`` until the report is saved.
+
+    Refused (``SendError`` 413, nothing written) when the account's files not yet sent would pass
+    ``UPLOAD_STAGED_QUOTA_MB``: one account cannot fill the disk with uploads it never sends.
+    """
+    quota = current_app.config["UPLOAD_STAGED_QUOTA_MB"] * 1024 * 1024
+    held = db.session.scalar(select(func.coalesce(func.sum(Upload.size), 0)).where(Upload.user_id == user.id)) or 0
+    if held + len(checked.data) > quota:
+        raise SendError("upload_quota", _("Bạn đang giữ quá nhiều tệp chưa gửi (tối đa %(n)d MB). Hãy gửi hoặc "
+                                          "bỏ bớt tệp trong phản ánh đang soạn.",
+                                          n=current_app.config["UPLOAD_STAGED_QUOTA_MB"]), "files", 413)
     record = Upload(token=secrets.token_urlsafe(24), user_id=user.id, filename=uploads.safe_filename(filename),
                     stored_name=uploads.store(checked), content_type=checked.content_type, size=len(checked.data),
                     created_at=now())
     db.session.add(record)
     db.session.flush()
     return record
+
+
+def delete_stale_uploads(older_than: timedelta | None = None) -> int:
+    """Delete uploads never sent with a report after ``UPLOAD_STAGED_HOURS``; returns how many.
+
+    The rows go in one short transaction, the files after it committed (a file without a row is
+    harmless; a row without its file is not)."""
+    age = older_than if older_than is not None else timedelta(hours=current_app.config["UPLOAD_STAGED_HOURS"])
+    stale = db.session.scalars(select(Upload).where(Upload.created_at < now() - age)).all()
+    names = [u.stored_name for u in stale]
+    for upload in stale:
+        db.session.delete(upload)
+    db.session.commit()
+    uploads.discard(names)
+    return len(names)
 
 
 def staged(user: User, tokens: list[str]) -> list[Upload]:

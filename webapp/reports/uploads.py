@@ -141,6 +141,13 @@ def store(checked: Checked) -> str:
     return name
 
 
+def discard(names: list[str]) -> None:
+    """Delete stored files whose database rows were not kept (a refused send, a stale upload)."""
+    folder = upload_dir()
+    for name in names:
+        (folder / Path(name).name).unlink(missing_ok=True)
+
+
 def safe_filename(name: str) -> str:
     """The user's file name, for display and Content-Disposition only (never a path on disk)."""
     base = Path(name or "tep").name.replace("\x00", "").strip()

@@ -22,20 +22,18 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
-from time import time as unix_time
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 from zoneinfo import ZoneInfo
 
 from flask import current_app, g, session
 from flask_babel import gettext as _
-from limits import parse_many
 from werkzeug.datastructures import MultiDict
 
 from indexer.query import MAX_PER_PAGE, SORTS, SearchQuery
 from indexer.text import nfc, normalize_phone
+from webapp import budgets
 from webapp.clientip import client_key
-from webapp.extensions import limiter
 from webapp.reports.models import ReportType, Status
 from webapp.search.services import ParamError, reference, run_search
 
@@ -79,20 +77,17 @@ def spend_phone_lookup() -> None:
     120/minute allowed it in 2.3 s.) Counted once per request, in the limiter's storage (Redis
     when configured, so every worker shares it).
     """
-    if not current_app.config.get("RATE_LIMITS", True) or g.get("phone_lookup_counted"):
+    if g.get("phone_lookup_counted"):
         return
     g.phone_lookup_counted = True
     if "lookup_id" not in session:
         session["lookup_id"] = secrets.token_urlsafe(12)
-    strategy = limiter.limiter
-    for item in parse_many(current_app.config["PHONE_LOOKUP_LIMIT"]):
-        for who in (f"ip:{client_key()}", f"session:{session['lookup_id']}"):
-            if not strategy.hit(item, "phone-lookup", who):
-                reset, _remaining = strategy.get_window_stats(item, "phone-lookup", who)
-                wait = max(1, int(reset - unix_time()))  # the storage's own clock (Unix seconds)
-                raise ParamError("phone_lookup_limited", _(
-                    "Bạn đã tìm theo số điện thoại quá nhiều lần. Vui lòng thử lại sau %(m)d phút.",
-                    m=max(1, round(wait / 60))), "phone", status=429, retry_after=wait)
+    wait = budgets.spend(current_app.config["PHONE_LOOKUP_LIMIT"], "phone-lookup",
+                         f"ip:{client_key()}", f"session:{session['lookup_id']}")
+    if wait is not None:
+        raise ParamError("phone_lookup_limited", _(
+            "Bạn đã tìm theo số điện thoại quá nhiều lần. Vui lòng thử lại sau %(m)d phút.",
+            m=max(1, round(wait / 60))), "phone", status=429, retry_after=wait)
 
 
 def phone_in_url_error(surface: str) -> ParamError:
