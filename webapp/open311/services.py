@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 from flask import current_app, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 
 from indexer.query import MAX_PER_PAGE
@@ -29,8 +28,8 @@ from webapp.opendata.models import ApiKey
 from webapp.reference.models import Field
 from webapp.reference.services import ward_keys
 from webapp.reports.codes import normalize_code
-from webapp.reports.models import STATUS_LABELS, Answer, Report, Status
-from webapp.reports.public import PublicReport, public_view
+from webapp.reports.models import STATUS_LABELS, Report, Status
+from webapp.reports.public import LOAD_OPTIONS, PublicReport, public_view
 from webapp.search import services as search
 from webapp.search.services import ParamError
 from webapp.workflow.services import OPEN_STATUSES
@@ -169,10 +168,7 @@ def _published(reports: list[Report]) -> list[dict[str, Any]]:
 
 
 def _load(condition: Any) -> list[Report]:
-    return list(db.session.scalars(select(Report).where(condition).options(
-        selectinload(Report.field), selectinload(Report.ward), selectinload(Report.province),
-        selectinload(Report.events), selectinload(Report.attachments),
-        selectinload(Report.answers).selectinload(Answer.unit))))
+    return list(db.session.scalars(select(Report).where(condition).options(*LOAD_OPTIONS)))
 
 
 def get_request(request_id: str) -> dict[str, Any]:

@@ -22,12 +22,17 @@ from datetime import datetime
 from typing import Any
 
 from flask import url_for
+from sqlalchemy.orm import selectinload
 
 from indexer.documents import build_document, public_text
 from indexer.query import plain_excerpt
 from indexer.text import mask_phone
-from webapp.reports.models import REPORT_TYPE_LABELS, STATUS_LABELS, Report, ReportType, Status
+from webapp.reports.models import REPORT_TYPE_LABELS, STATUS_LABELS, Answer, Report, ReportType, Status
 
+# What ``public_view`` reads, for queries that load many reports at once (a few queries, not one per row).
+LOAD_OPTIONS = (selectinload(Report.field), selectinload(Report.ward), selectinload(Report.province),
+                selectinload(Report.events), selectinload(Report.attachments),
+                selectinload(Report.answers).options(selectinload(Answer.unit), selectinload(Answer.attachments)))
 # The answer deadline is shown while the report is being handled (as the staff see it).
 DEADLINE_SHOWN = (Status.ACCEPTED, Status.PROCESSING)
 
