@@ -98,8 +98,8 @@ def mask_phone(phone: str | None) -> str:
 _EMAIL_IN_TEXT = re.compile(r"\b([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})\b")
 # Vehicle plates: 51F-123.45, 51F1-234.56, 59-X1 234.56, 70A 12345, 29LD-123.45
 _PLATE = re.compile(r"\b(\d{2})[- ]?([A-Z]{1,2}\d?)[- ]?(\d{3}\.?\d{2}|\d{4,5})\b")
-# Phone-like runs: +84 / 84 / 0 then 8–10 more digits, with spaces, dots or dashes between groups.
-_PHONE_IN_TEXT = re.compile(r"(?<![\d.])(?:\+?84[\s.-]?|0)(?:\d[\s.-]?){7,9}\d(?!\d)")
+# Phone-like runs: +84 / 84 / (+84) / 0 then 8–10 more digits, with spaces, dots or dashes between groups.
+_PHONE_IN_TEXT = re.compile(r"(?<![\d.])(?:\(\+?84\)\s?|\+?84[\s.-]?|0)(?:\d[\s.-]?){7,9}\d(?!\d)")
 _CITIZEN_ID = re.compile(r"(?<!\d)\d{12}(?!\d)")
 
 
