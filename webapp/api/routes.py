@@ -51,19 +51,15 @@ def search_reports_post():
 
 @bp.get("/reports/<code>")
 def report(code: str):
-    from indexer.documents import build_document
     from webapp.reports.models import Report
+    from webapp.reports.public import public_view
 
     normalized = normalize_code(code)
-    found = db.session.scalar(select(Report).where(Report.code == normalized)) if normalized else None
-    doc = build_document(found) if found is not None else None
-    if doc is None:
+    # The one public view: masked text, no confidential sender, the public timeline only.
+    view = public_view(db.session.scalar(select(Report).where(Report.code == normalized))) if normalized else None
+    if view is None:
         return error("not_found", _("Không tìm thấy phản ánh công khai có mã này."), 404, "code")
-    item = services.item_json(doc)
-    item["content"] = doc["content"]
-    item["timeline"] = [{"status": {"code": e.to_status, "label": e.to_label},
-                         "at": e.created_at.isoformat(), "note": e.note or None} for e in found.events]
-    return jsonify(item)
+    return jsonify(view.detail_json())
 
 
 @bp.get("/meta/fields")

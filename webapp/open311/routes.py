@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -10,6 +9,7 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from flask_babel import gettext as _
 
 from webapp.extensions import csrf, db
+from webapp.feeds import xml_text
 from webapp.open311 import services
 from webapp.open311.services import Open311Error
 from webapp.opendata import apikeys
@@ -22,7 +22,6 @@ FMT = "<any(json, xml):fmt>"  # any other extension matches no route: 404
 XML_TYPE = "text/xml; charset=utf-8"
 # Names of the elements of a list, by the name of the list (the spec's XML).
 _ITEM_TAGS = {"attributes": "attribute", "values": "value", "endpoints": "endpoint", "formats": "format"}
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # characters XML 1.0 cannot hold
 
 
 def _fill(element: ET.Element, value: Any) -> None:
@@ -37,7 +36,7 @@ def _fill(element: ET.Element, value: Any) -> None:
     elif isinstance(value, bool):
         element.text = "true" if value else "false"
     elif value is not None:
-        element.text = _NOT_XML.sub("", str(value))
+        element.text = xml_text(value)  # ElementTree escapes; XML 1.0's missing characters dropped
 
 
 def xml_bytes(root: str, value: Any, item: str | None = None) -> bytes:

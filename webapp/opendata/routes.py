@@ -22,6 +22,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
+from webapp import feeds
 from webapp.extensions import db
 from webapp.opendata import exports
 from webapp.opendata.alerts import params_of, saved_id_from_token
@@ -99,13 +100,32 @@ def search_feed():
     except EngineUnavailable:
         return Response(services.unavailable_message(), 503, mimetype="text/plain",
                         headers={"Retry-After": "120"})
-    items = [(hit.doc, services.item_json(hit.doc)) for hit in result.hits]
-    updated = max((datetime.fromisoformat(d.get("published_at") or d["submitted_at"]) for d, _i in items),
-                  default=datetime(2020, 1, 1, tzinfo=UTC))
     kept = search.params(FILTER_PARAMS)  # the feed's own order, size and page are fixed
-    return Response(render_template("opendata/search_feed.atom", items=items, updated=updated, params=kept,
-                                    title=feed_title(kept)),
-                    mimetype="application/atom+xml")
+    entries = [_feed_entry(hit.doc) for hit in result.hits]
+    self_url = url_for("opendata.search_feed", _external=True, **kept.to_dict(flat=False))
+    return Response(feeds.atom(
+        feed_id=self_url, title=_("Tra cứu PAKN: %(title)s", title=feed_title(kept)), self_url=self_url,
+        alternate_url=url_for("search.index", _external=True, **kept.to_dict(flat=False)),
+        updated=max((e.updated for e in entries), default=datetime(2020, 1, 1, tzinfo=UTC)), entries=entries),
+        mimetype="application/atom+xml")
+
+
+def _feed_entry(doc: dict) -> feeds.Entry:
+    """One report of the search feed, from its public document (the public view's)."""
+    item = services.item_json(doc)
+    summary = f"{item['status']['label']} · {item['field']['name']}"
+    if item["region"]["ward"]:
+        summary += f" · {item['region']['ward']}"
+    summary += "\n" + feeds.shorten(doc.get("content") or "")
+    if item["answer"]:
+        summary += "\n\n" + _("Trả lời của %(unit)s:", unit=item["answer"]["unit"]) + " " + feeds.shorten(
+            item["answer"]["text"])
+    published = datetime.fromisoformat(doc["submitted_at"])
+    return feeds.Entry(
+        id=item["url"], title=f"{item['code']}: {item['title']}", link=item["url"], published=published,
+        updated=datetime.fromisoformat(doc["published_at"]) if doc.get("published_at") else published,
+        author=item["sender"]["name"] if item["sender"] else _("Người gửi đề nghị giữ bí mật"),
+        category=(item["field"]["slug"], item["field"]["name"]), summary=summary)
 
 
 def feed_title(params: MultiDict) -> str:

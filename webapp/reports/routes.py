@@ -20,7 +20,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
-from indexer.documents import build_document
 from indexer.text import mask_phone
 from webapp.auth import services as auth_services
 from webapp.auth.services import AuthError
@@ -30,9 +29,9 @@ from webapp.reports import services, validation
 from webapp.reports.codes import normalize_code
 from webapp.reports.forms import LookupForm, RatingForm, ReopenForm, ReportForm
 from webapp.reports.models import STATUS_LABELS, Attachment, Report, ReportType, Status
+from webapp.reports.public import public_timeline, public_view
 from webapp.reports.services import SendError
 from webapp.reports.uploads import upload_dir
-from webapp.search.services import item_json
 
 bp = Blueprint("reports", __name__)
 
@@ -200,7 +199,7 @@ def mine_detail(code: str):
         return _login_first()
     report = _own_report(code)
     return render_template("reports/mine_detail.html", report=report, rating_form=RatingForm(),
-                           reopen_form=ReopenForm(), can_rate=services.can_rate(report),
+                           reopen_form=ReopenForm(), timeline=public_timeline(report), can_rate=services.can_rate(report),
                            can_reopen=services.can_reopen(report), reopen_days=current_app.config["REOPEN_DAYS"])
 
 
@@ -234,6 +233,7 @@ def reopen(code: str):
             flash(exc.message, "error")
             return redirect(url_for("reports.mine_detail", code=report.code))
     return render_template("reports/mine_detail.html", report=report, rating_form=RatingForm(), reopen_form=form,
+                           timeline=public_timeline(report),
                            can_rate=services.can_rate(report), can_reopen=services.can_reopen(report),
                            reopen_days=current_app.config["REOPEN_DAYS"]), 400
 
@@ -246,7 +246,8 @@ def lookup():
     if form.validate_on_submit():
         searched = True
         report = services.lookup(form.code.data, form.phone.data)
-    return render_template("reports/lookup.html", form=form, report=report, searched=searched)
+    return render_template("reports/lookup.html", form=form, report=report, searched=searched,
+                           timeline=public_timeline(report) if report is not None else ())
 
 
 @bp.get("/tep/<int:attachment_id>")
@@ -286,9 +287,8 @@ def public_report(code: str):
     normalized = normalize_code(code)
     if not normalized:
         abort(404)
-    report = db.session.scalar(select(Report).where(Report.code == normalized))
-    # What is public is decided by the document builder, here as in search.
-    doc = build_document(report) if report is not None else None
-    if doc is None:
+    # What is public is decided by the one public view, here as in search, the API and feeds.
+    view = public_view(db.session.scalar(select(Report).where(Report.code == normalized)))
+    if view is None:
         abort(404)
-    return render_template("reports/public.html", report=report, item=item_json(doc), doc=doc)
+    return render_template("reports/public.html", view=view)

@@ -6,10 +6,12 @@ from datetime import UTC
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from webapp import feeds
 from webapp.auth.models import RoleName, Unit
 from webapp.extensions import db
 from webapp.reference.models import Ward
@@ -20,6 +22,7 @@ from webapp.warnings.models import WARNING_LEVEL_LABELS, PublicWarning, WarningL
 from webapp.warnings.services import WarningDraft, WarningError
 
 bp = Blueprint("warnings", __name__)
+LOCAL = "dd/MM/yyyy HH:mm"  # as the pages show times
 STATE_LABELS = {"draft": "Nháp", "pending": "Chờ duyệt", "approved": "Đã duyệt", "rejected": "Từ chối"}
 
 
@@ -37,11 +40,17 @@ def api_active():
 @bp.get("/canh-bao/feed.atom")
 def feed():
     warnings = services.active() + services.archive(limit=20)
-    response = current_app.response_class(
-        render_template("warnings/feed.atom", warnings=warnings, updated=max(
-            (w.updated_at for w in warnings), default=services.now()).astimezone(UTC)),
+    page = url_for("warnings.index", _external=True)
+    entries = [feeds.Entry(
+        id=f"{page}#canh-bao-{w.id}", title=w.title, link=f"{page}#canh-bao-{w.id}", updated=w.updated_at,
+        published=w.starts_at, author=w.unit.name,
+        summary=f"{w.content} (" + _("Hiệu lực từ %(start)s đến %(end)s", start=format_datetime(w.starts_at, LOCAL),
+                                     end=format_datetime(w.ends_at, LOCAL)) + ")") for w in warnings]
+    self_url = url_for("warnings.feed", _external=True)
+    return current_app.response_class(feeds.atom(
+        feed_id=self_url, title=_("Cảnh báo") + " · PAKN", self_url=self_url, alternate_url=page,
+        updated=max((w.updated_at for w in warnings), default=services.now()).astimezone(UTC), entries=entries),
         mimetype="application/atom+xml")
-    return response
 
 
 # -- staff ---------------------------------------------------------------------------------------------
