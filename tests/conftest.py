@@ -267,8 +267,8 @@ def engine(request, tmp_path):
 @pytest.fixture
 def search(app, session, tmp_path):
     """The app's search engine for this test: an empty embedded index, and a helper to index."""
-    from indexer.jobs import drain_outbox
     from indexer.sqlite_fts import SqliteEngine
+    from webapp.search.indexing import drain_outbox
 
     eng = SqliteEngine(tmp_path / "search.sqlite3")
     eng.ensure_index()

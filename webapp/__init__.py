@@ -80,8 +80,10 @@ def register_extensions(app: Flask) -> None:
 
     from webapp import jobs
     from webapp.auth import oidc
+    from webapp.opendata import alerts
 
     jobs.install(app)
+    alerts.install()  # saved-search alerts run after each outbox drain
     oidc.register(app)
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):

@@ -1,7 +1,8 @@
 """E-mail alerts of saved searches: the public reports that newly match, daily or at once.
 
-``send_due`` is the job: the indexer's background thread (embedded mode) and the RQ worker's sweep
-call ``tick`` after each outbox drain, and ``flask alerts send`` does the same from cron. Each saved
+``send_due`` is the job: ``tick`` receives the search package's ``documents_indexed`` signal, sent
+after each outbox drain (the in-process runner, the RQ drain job and the worker's sweep), and
+``flask alerts send`` does the same from cron. Each saved
 search is handled in its own transaction: the mail is sent, then the reports in it are recorded
 (``saved_search_hits``) and the search marked checked. A mail that fails leaves nothing recorded,
 so the next run tries again; a report already recorded is never mailed again, so a job that runs
@@ -24,11 +25,12 @@ from sqlalchemy import delete, select
 from werkzeug.datastructures import MultiDict
 
 from indexer.engine import EngineUnavailable
-from indexer.jobs import get_engine
 from webapp.extensions import db
 from webapp.mail import MailError, send_mail
 from webapp.opendata.models import AlertFrequency, SavedSearch, SavedSearchHit
 from webapp.search import services
+from webapp.search.engines import get_engine
+from webapp.search.signals import documents_indexed
 
 log = logging.getLogger("webapp.alerts")
 # Reports can be indexed a little after their publication time: each run looks back this far and
@@ -173,8 +175,17 @@ def _send_due(at: datetime) -> dict[str, int]:
     return counts
 
 
+def install() -> None:
+    """Subscribe to ``documents_indexed`` (idempotent; called by the app factory)."""
+    documents_indexed.connect(_on_documents_indexed)
+
+
+def _on_documents_indexed(sender: Any, **extra: Any) -> None:
+    tick()
+
+
 def tick() -> None:
-    """Called by the indexer's sweeps after a drain; never raises into them."""
+    """Send the alerts that are due after a drain; never raises into the drain."""
     try:
         if db.session.scalar(select(SavedSearch.id).where(
                 SavedSearch.frequency.in_([AlertFrequency.IMMEDIATE, AlertFrequency.DAILY])).limit(1)) is None:

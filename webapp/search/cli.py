@@ -31,7 +31,7 @@ def _scopes(scope: str) -> list[str]:
 def rebuild_command(scope: str) -> None:
     """Build a new index from the database, swap it in atomically, drop the old one."""
     from indexer.engine import EngineUnavailable
-    from indexer.jobs import public_count, rebuild
+    from webapp.search.indexing import public_count, rebuild
 
     for name in _scopes(scope):
         total = public_count(name)
@@ -64,7 +64,7 @@ def _print_reconcile(report) -> None:  # noqa: ANN001
 def reconcile_command(scope: str) -> None:
     """Compare (id, revision) between database and index and repair the differences."""
     from indexer.engine import EngineUnavailable
-    from indexer.jobs import reconcile
+    from webapp.search.indexing import reconcile
 
     for name in _scopes(scope):
         try:
@@ -79,7 +79,7 @@ def reconcile_command(scope: str) -> None:
 @index_cli.command("status")
 def status_command() -> None:
     """Document counts, outbox backlog and the age of its oldest entry."""
-    from indexer.jobs import status
+    from webapp.search.indexing import status
 
     st = status()
     engine = st.engine
@@ -102,7 +102,7 @@ def status_command() -> None:
 def drain_command() -> None:
     """Index every pending outbox entry now (what the worker does)."""
     from indexer.engine import EngineUnavailable
-    from indexer.jobs import drain_outbox
+    from webapp.search.indexing import drain_outbox
 
     try:
         count = drain_outbox()
@@ -115,7 +115,8 @@ def drain_command() -> None:
 def sync_command() -> None:
     """Drain the outbox, then reconcile (what `make run` does before serving)."""
     from indexer.engine import EngineUnavailable
-    from indexer.jobs import drain_outbox, get_engine, reconcile
+    from webapp.search.engines import get_engine
+    from webapp.search.indexing import drain_outbox, reconcile
 
     try:
         get_engine().ensure_index()
@@ -137,10 +138,10 @@ def worker_command(burst: bool) -> None:
     """Run an RQ worker for the indexer (inside the app context), with a periodic outbox sweep."""
     from rq import Worker
 
-    from indexer.dispatch import QUEUE_NAME, redis_connection
     from indexer.engine import EngineUnavailable
-    from indexer.jobs import drain_and_alert
     from webapp.extensions import db
+    from webapp.jobs import QUEUE_NAME, redis_connection
+    from webapp.search.indexing import drain_and_notify
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if not app.config["REDIS_URL"]:
@@ -152,7 +153,7 @@ def worker_command(burst: bool) -> None:
         while not stop.wait(app.config["INDEXER_SWEEP_SECONDS"]):
             with app.app_context():
                 try:
-                    drain_and_alert()
+                    drain_and_notify()
                 except EngineUnavailable as exc:
                     app.logger.warning("sweep: search engine unavailable: %s", exc)
                 except Exception:

@@ -16,12 +16,12 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from indexer.engine import EngineUnavailable
-from indexer.jobs import get_engine
 from indexer.query import MAX_PER_PAGE, SORTS, SearchQuery, SearchResult, plain_excerpt
 from indexer.text import mask_phone, nfc, normalize_phone
 from webapp.extensions import db
 from webapp.reference.models import Field, Province, Ward
 from webapp.reports.models import REPORT_TYPE_LABELS, STATUS_LABELS, ReportType, Status
+from webapp.search.engines import get_engine
 
 MAX_QUERY_LENGTH = 200
 # Results reachable by paging (Elasticsearch's default index.max_result_window; huge offsets also
