@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from webapp.errors import json_error
 from webapp.extensions import db
 
 
@@ -47,7 +48,7 @@ def render_error(code: int):
         return error_response(code, title + ". " + text)
     if request.path.startswith("/api/"):
         name = "rate_limited" if code == 429 else f"http_{code}"
-        return jsonify(error={"code": name, "message": title + ". " + text}), code
+        return json_error(name, title + ". " + text, code)
     return render_template("errors/error.html", code=code, title=title, text=text), code
 
 

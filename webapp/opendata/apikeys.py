@@ -19,7 +19,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import Flask, current_app, has_request_context, jsonify, request
+from flask import Flask, current_app, has_request_context, request
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from sqlalchemy import or_, select, update
@@ -31,6 +31,7 @@ from indexer.text import nfc
 from webapp.auth.models import User, UserKind, UserStatus
 from webapp.auth.services import now
 from webapp.db import begin_write
+from webapp.errors import json_error
 from webapp.extensions import db
 from webapp.opendata.models import ApiKey
 
@@ -184,8 +185,7 @@ def install(app: Flask) -> None:
         if check.key is not None:
             touch(check.key)
         elif check.raw and not request.path.startswith(OPEN311_PATH):  # Open311 answers in its own format
-            return jsonify(error={"code": "invalid_api_key", "message": invalid_key_message(),
-                                  "field": "api_key"}), 401
+            return json_error("invalid_api_key", invalid_key_message(), 401, "api_key")
         return None
 
 

@@ -11,7 +11,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    jsonify,
     redirect,
     render_template,
     request,
@@ -23,6 +22,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
+from webapp.errors import json_error as _error
 from webapp.extensions import db
 from webapp.opendata import exports
 from webapp.opendata.alerts import params_of, saved_id_from_token
@@ -36,10 +36,6 @@ bp = Blueprint("opendata", __name__)
 FEED_SIZE = 50
 
 
-def _error(code: str, message: str, status: int, field: str | None = None):
-    return jsonify(error={"code": code, "message": message, "field": field}), status
-
-
 def _export_query():
     """The checked query of an export, or an error response (before any byte of the file)."""
     if "phone" in request.args:
@@ -48,7 +44,7 @@ def _export_query():
     try:
         query, total = exports.prepare(services.parse_params(request.args))
     except ParamError as exc:
-        return None, (jsonify(exc.as_json()), 400)
+        return None, exc.response()
     except EngineUnavailable:
         return None, _error(services.UNAVAILABLE_CODE, services.unavailable_message(), 503)
     return (query, total), None

@@ -11,13 +11,14 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import current_app, url_for
+from flask import Response, current_app, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from indexer.engine import EngineUnavailable
 from indexer.query import MAX_PER_PAGE, SORTS, SearchQuery, SearchResult, plain_excerpt
 from indexer.text import mask_phone, nfc, normalize_phone
+from webapp.errors import json_error
 from webapp.extensions import db
 from webapp.reference.models import Field, Province, Ward
 from webapp.reports.models import REPORT_TYPE_LABELS, STATUS_LABELS, ReportType, Status
@@ -39,8 +40,9 @@ class ParamError(ValueError):
         super().__init__(message)
         self.code, self.message, self.field = code, message, field
 
-    def as_json(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message, "field": self.field}}
+    def response(self) -> tuple[Response, int]:
+        """The JSON error answer (400) of this parameter."""
+        return json_error(self.code, self.message, 400, self.field)
 
 
 @dataclass(frozen=True)
