@@ -296,7 +296,7 @@ def clock():
     """A controllable clock for everything that expires or is counted per hour."""
     from datetime import timedelta
 
-    from webapp.auth import services
+    from webapp import clock as clock_module
 
     class Clock:
         now = datetime(2026, 5, 4, 3, 0, tzinfo=UTC)
@@ -305,11 +305,9 @@ def clock():
             self.now += timedelta(seconds=seconds, minutes=minutes, hours=hours)
 
     fake = Clock()
-    services.clock[0] = lambda: fake.now
+    clock_module.set_source(lambda: fake.now)
     yield fake
-    from webapp.db import utcnow
-
-    services.clock[0] = utcnow
+    clock_module.reset()
 
 
 def sms_codes(app, phone: str) -> list[str]:

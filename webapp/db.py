@@ -8,10 +8,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
+from webapp import clock
+
 
 def utcnow() -> datetime:
-    """The current time, timezone-aware UTC (use as a callable column default)."""
-    return datetime.now(UTC)
+    """The current time from the one clock, timezone-aware UTC (use as a callable column default)."""
+    return clock.now()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
 
 from flask import current_app
 
+from webapp import clock
 from webapp.devfiles import append_json_line
 
 log = logging.getLogger("webapp.sms")
@@ -30,7 +30,7 @@ def send_sms(to: str, text: str) -> None:
     elif backend == "file":
         try:
             append_json_line(config["SMS_FILE_PATH"], {"to": to, "text": text,
-                                                       "sent_at": datetime.now(UTC).isoformat()})
+                                                       "sent_at": clock.now().isoformat()})
         except OSError as exc:
             raise SmsError(f"cannot write {config['SMS_FILE_PATH']}: {exc}") from exc
     else:

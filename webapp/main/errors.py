@@ -32,6 +32,8 @@ def retry_after_seconds() -> int | None:
 
     try:
         current = limiter.current_limit
+        # The limiter's reset is a Unix time from its storage (Redis or memory), which follows the
+        # system clock, not the app's: compare it with the system time, not webapp.clock.
         return max(1, int(current.reset_at - time.time())) if current is not None else None
     except Exception:  # noqa: BLE001 - the limiter's storage may be away; the message then says less
         return None

@@ -25,7 +25,7 @@ from werkzeug.datastructures import MultiDict
 from indexer.documents import build_document
 from indexer.query import MAX_PER_PAGE
 from indexer.text import fold, nfc
-from webapp.auth.services import now
+from webapp.clock import now
 from webapp.extensions import db
 from webapp.opendata.models import ApiKey
 from webapp.reference.models import Field

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,6 +25,7 @@ from sqlalchemy import delete, select
 from werkzeug.datastructures import MultiDict
 
 from indexer.engine import EngineUnavailable
+from webapp.clock import now
 from webapp.extensions import db
 from webapp.mail import MailError, send_mail
 from webapp.opendata.models import AlertFrequency, SavedSearch, SavedSearchHit
@@ -38,10 +39,6 @@ log = logging.getLogger("webapp.alerts")
 LOOKBACK = timedelta(days=1)
 MAX_ITEMS = 50           # reports listed in one mail (the rest: "and N more", with a link)
 HITS_KEPT = timedelta(days=30)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def params_of(saved: SavedSearch) -> MultiDict:

@@ -29,7 +29,7 @@ from werkzeug.exceptions import HTTPException
 import config
 from indexer.text import nfc
 from webapp.auth.models import User, UserKind, UserStatus
-from webapp.auth.services import now
+from webapp.clock import now
 from webapp.db import begin_write
 from webapp.errors import json_error
 from webapp.extensions import db

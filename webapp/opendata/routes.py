@@ -22,6 +22,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
+from webapp import clock
 from webapp.errors import json_error as _error
 from webapp.extensions import db
 from webapp.opendata import exports
@@ -51,7 +52,7 @@ def _export_query():
 
 
 def _stream(chunks, mimetype: str, ext: str, total: int) -> Response:
-    stamp = datetime.now(UTC).astimezone(exports.ZoneInfo(current_app.config["TIMEZONE"])).strftime("%Y%m%d-%H%M")
+    stamp = clock.now().astimezone(exports.ZoneInfo(current_app.config["TIMEZONE"])).strftime("%Y%m%d-%H%M")
     response = Response(stream_with_context(chunks), mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="pakn-tra-cuu-{stamp}.{ext}"'
     response.headers["X-Total-Count"] = str(total)

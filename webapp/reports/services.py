@@ -18,7 +18,8 @@ from sqlalchemy.exc import IntegrityError
 
 from indexer.text import nfc, nfc_multiline, normalize_phone
 from webapp.auth.models import User
-from webapp.auth.services import audit, now
+from webapp.auth.services import audit
+from webapp.clock import now
 from webapp.extensions import db
 from webapp.jobs import after_commit
 from webapp.reference.models import Field, Ward

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from indexer.engine import EngineUnavailable
 from webapp.auth.models import RoleName, Unit, User
-from webapp.auth.services import now
+from webapp.clock import now
 from webapp.extensions import db
 from webapp.reference.models import Field
 from webapp.reports.codes import normalize_code

@@ -17,7 +17,8 @@ from sqlalchemy import select
 
 from indexer.text import nfc, nfc_multiline
 from webapp.auth.models import RoleName, Unit, User
-from webapp.auth.services import audit, now
+from webapp.auth.services import audit
+from webapp.clock import now
 from webapp.db import begin_write
 from webapp.extensions import db
 from webapp.jobs import after_commit
