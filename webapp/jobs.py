@@ -55,15 +55,15 @@ def queue(app: Flask) -> Queue:
     return Queue(QUEUE_NAME, connection=redis_connection(app.config["REDIS_URL"]))
 
 
-def _resolve(path: str) -> Any:
+def resolve(path: str) -> Any:
     module, _, name = path.partition(":")
     return getattr(importlib.import_module(module), name)
 
 
-def _run_in_app(app: Flask, path: str, args: tuple[Any, ...]) -> None:
+def run_in_app(app: Flask, path: str, args: tuple[Any, ...]) -> None:
     with app.app_context():
         try:
-            _resolve(path)(*args)
+            resolve(path)(*args)
         except Exception:
             log.exception("job %s failed", path)
         finally:
@@ -75,23 +75,12 @@ def enqueue(path: str, *args: Any) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if app.config["REDIS_URL"]:
         try:
-            queue(app).enqueue("webapp.jobs.run_job", path, *args, retry=Retry(max=2, interval=[5, 30]),
+            queue(app).enqueue("webapp.worker.run_job", path, *args, retry=Retry(max=2, interval=[5, 30]),
                                job_timeout=120, result_ttl=0, failure_ttl=3600)
             return
         except RedisError as exc:
             log.warning("Redis unavailable, running job %s in-process: %s", path, exc)
-    _executor.submit(_run_in_app, app, path, args)
-
-
-def run_job(path: str, *args: Any) -> None:
-    """RQ entry point for webapp jobs (inside the worker's app context, or a new one)."""
-    if has_app_context():
-        _resolve(path)(*args)
-        return
-    # Genuine cycle: the app factory imports this module to install the hook.
-    from webapp import create_app
-
-    _run_in_app(create_app(), path, args)
+    _executor.submit(run_in_app, app, path, args)
 
 
 def _on_commit(session: Session) -> None:
@@ -117,7 +106,7 @@ def run_sync_jobs(response: Any = None) -> Any:
     """Run the jobs JOBS_SYNC kept back (an after_request hook; tests may call it directly)."""
     jobs = g.pop("pakn_sync_jobs", []) if has_app_context() else []
     for path, args in jobs:
-        _resolve(path)(*args)
+        resolve(path)(*args)
     return response
 
 

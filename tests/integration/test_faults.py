@@ -508,7 +508,7 @@ def test_redis_down_while_reports_are_sent_all_saved_and_indexed_once_it_is_back
     assert response.status_code == 201
     codes.append(response.get_json()["code"])
     queue = Queue("pakn", connection=private_redis.connection())
-    assert {job.func_name for job in queue.jobs} == {"webapp.search.indexing.drain_job", "webapp.jobs.run_job"}
+    assert {job.func_name for job in queue.jobs} == {"webapp.worker.drain_job", "webapp.worker.run_job"}
     with app.app_context():
         SimpleWorker([queue], connection=queue.connection).work(burst=True)
         assert pending_count() == 0

@@ -15,7 +15,7 @@ from webapp.auth.services import AuthError
 from webapp.db import begin_write
 from webapp.errors import json_error
 from webapp.extensions import db, limiter
-from webapp.main.routes import safe_next
+from webapp.main.helpers import safe_next
 
 bp = Blueprint("auth", __name__)
 OTP_KEY = "otp_challenge"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import Flask, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from webapp.errors import json_error
-from webapp.extensions import db
+from webapp.errors import json_error, renderer_for
+from webapp.extensions import db, limiter
 
 
 def _messages() -> dict[int, tuple[str, str]]:
@@ -26,10 +28,6 @@ def _messages() -> dict[int, tuple[str, str]]:
 
 def retry_after_seconds() -> int | None:
     """Seconds until the request limit the current request broke resets (Flask-Limiter), if any."""
-    import time
-
-    from webapp.extensions import limiter
-
     try:
         current = limiter.current_limit
         # The limiter's reset is a Unix time from its storage (Redis or memory), which follows the
@@ -44,10 +42,9 @@ def render_error(code: int):
     if code == 429 and request.path.startswith(("/api/", "/open311/")):
         wait = retry_after_seconds()
         text = _("Vui lòng thử lại sau %(n)d giây.", n=wait) if wait else _("Vui lòng thử lại sau ít phút.")
-    if request.path.startswith("/open311/"):
-        from webapp.open311.routes import error_response
-
-        return error_response(code, title + ". " + text)
+    render = renderer_for(request.path)  # a feature with its own error format (Open311)
+    if render is not None:
+        return render(code, title + ". " + text)
     if request.path.startswith("/api/"):
         name = "rate_limited" if code == 429 else f"http_{code}"
         return json_error(name, title + ". " + text, code)

@@ -12,12 +12,13 @@ twice, or two workers at once, cannot send a report twice to the same search.
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import current_app, url_for
+from flask import current_app, has_request_context, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -122,10 +123,6 @@ def send_one(saved: SavedSearch, at: datetime) -> int:
 
 def links_context():  # noqa: ANN201 - a context manager
     """A request context on PUBLIC_URL, so that links in mail sent by a job point at the portal."""
-    from contextlib import nullcontext
-
-    from flask import has_request_context
-
     if has_request_context():
         return nullcontext()
     config = current_app.config

@@ -32,7 +32,7 @@ from webapp.auth.models import User, UserKind, UserStatus
 from webapp.clock import now
 from webapp.db import begin_write
 from webapp.errors import json_error
-from webapp.extensions import db
+from webapp.extensions import ApiLimit, db
 from webapp.opendata.models import ApiKey
 
 KEY_START = "pakn"
@@ -175,7 +175,10 @@ def not_api_request() -> bool:
 
 
 def install(app: Flask) -> None:
-    """Check the key of every API request: refuse a bad one on /api/v1, record a good one's use."""
+    """Check the key of every API request: refuse a bad one on /api/v1, record a good one's use;
+    give the limiter the API's shared limit (per key, else per client IP)."""
+    app.extensions["pakn_api_limit"] = ApiLimit(limit=request_rate_limit, key=request_rate_key,
+                                                exempt=not_api_request)
 
     @app.before_request
     def _check_api_key():  # noqa: ANN202 - a Flask hook

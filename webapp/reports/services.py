@@ -24,8 +24,9 @@ from webapp.extensions import db
 from webapp.jobs import after_commit
 from webapp.reference.models import Field, Ward
 from webapp.reports import uploads
-from webapp.reports.codes import new_code
+from webapp.reports.codes import new_code, normalize_code
 from webapp.reports.models import Attachment, Report, ReportType, SenderKind, Status, StatusEvent, Upload
+from webapp.sms import SmsError, send_sms
 
 
 class SendError(ValueError):
@@ -150,8 +151,6 @@ def create_report(user: User, draft: Draft, files: list[Upload], idempotency_key
 
 def sms_tracking_code(report_id: int) -> None:
     """Job: tell the sender the tracking code by SMS (failure is logged; the code is on screen)."""
-    from webapp.sms import SmsError, send_sms
-
     report = db.session.get(Report, report_id)
     if report is None or not report.sender_phone:
         return
@@ -193,6 +192,7 @@ def reopen(report: Report, user: User, reason: str) -> None:
     if not can_reopen(report):
         raise SendError("not_reopenable", _("Chỉ đề nghị xử lý lại trong %(n)d ngày sau khi có trả lời.",
                                             n=current_app.config["REOPEN_DAYS"]))
+    # Genuine cycle: webapp.workflow.services imports this module (deployment_ward).
     from webapp.workflow.services import reopened, transition
 
     transition(report, Status.PROCESSING, user, _("Người gửi đề nghị xử lý lại: %(r)s", r=nfc_multiline(reason)))
@@ -202,8 +202,6 @@ def reopen(report: Report, user: User, reason: str) -> None:
 
 def lookup(code: str, phone: str | None) -> Report | None:
     """The report with this code sent from this phone; None in every other case (same answer)."""
-    from webapp.reports.codes import normalize_code
-
     normalized, number = normalize_code(code), normalize_phone(phone)
     if not normalized or not number:
         return None

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, current_app, has_app_context
+from flask import Flask, current_app
 from redis.exceptions import RedisError
 from rq import Retry
 from sqlalchemy import func, select, update
@@ -30,7 +30,7 @@ from webapp.search.models import OutboxEntry
 from webapp.search.signals import documents_indexed
 
 log = logging.getLogger("webapp.search.indexing")
-DRAIN_JOB = "webapp.search.indexing.drain_job"
+DRAIN_JOB = "webapp.worker.drain_job"  # the RQ entry point (it builds an app when it has none)
 LOAD_OPTIONS = (selectinload(Report.field), selectinload(Report.ward), selectinload(Report.province),
                 selectinload(Report.answers).selectinload(Answer.unit), selectinload(Report.assignments))
 
@@ -111,17 +111,6 @@ def drain_outbox(batch_size: int = 500, engine: SearchEngine | None = None,
             e.processed_at = now
         db.session.commit()
         processed += len(entries)
-
-
-def drain_job() -> int:
-    """RQ entry point: drain the outbox inside an app context (the worker's, or a new one)."""
-    if has_app_context():
-        return drain_and_notify()
-    # Genuine cycle: the app factory imports this package (outbox hooks, CLI).
-    from webapp import create_app
-
-    with create_app().app_context():
-        return drain_and_notify()
 
 
 def drain_and_notify() -> int:
