@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, request, session
+from flask import Flask, current_app, has_request_context, request, session
+from sqlalchemy import event
 
-from config import load_config, resolve_instance
+from config import PROJECT_ROOT, load_config, resolve_instance
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -44,17 +45,18 @@ def sqlalchemy_url(url: str) -> str:
 
 def select_locale() -> str:
     """The user's chosen language (``?lang=`` or the session), else the configured default."""
-    from flask import current_app, has_request_context
-
     chosen = (request.args.get("lang") or session.get("lang")) if has_request_context() else None
     if chosen in ("vi", "en"):
         return chosen
     return current_app.config["DEFAULT_LOCALE"]
 
 
-def register_extensions(app: Flask) -> None:
-    from sqlalchemy import event
+# The register_* helpers import the features when an app is built, not when ``webapp`` is imported:
+# every feature imports ``webapp.<module>`` (which runs this file first), so importing them here at
+# module level would load the whole app, in a cycle, for any import of any module.
 
+
+def register_extensions(app: Flask) -> None:
     from webapp import models  # noqa: F401 - every model must be known to Alembic and the mapper
     from webapp.extensions import babel, csrf, db, login_manager, migrate
     from webapp.search import outbox
@@ -74,14 +76,16 @@ def register_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):  # noqa: ANN202 - Flask-Login callback
-        from webapp.auth.services import current_session_user
+        from webapp.auth.services import current_session_user  # a feature: see the register_* note
 
         return current_session_user(user_id)  # only while the server-side session is valid
 
     from webapp import jobs
     from webapp.auth import oidc
+    from webapp.opendata import alerts
 
     jobs.install(app)
+    alerts.install()  # saved-search alerts run after each outbox drain
     oidc.register(app)
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
@@ -107,7 +111,6 @@ def register_extensions(app: Flask) -> None:
 
 
 def _migrations_dir():  # noqa: ANN202
-    from config import PROJECT_ROOT
 
     return PROJECT_ROOT / "migrations"
 

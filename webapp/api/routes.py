@@ -6,6 +6,7 @@ from flask import Blueprint, jsonify, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from webapp.errors import json_error as error
 from webapp.extensions import csrf, db
 from webapp.reports.codes import normalize_code
 from webapp.search import services
@@ -16,13 +17,9 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # a public, cookie-less read API; nothing here changes state
 
 
-def error(code: str, message: str, status: int, field: str | None = None):
-    return jsonify(error={"code": code, "message": message, "field": field}), status
-
-
 @bp.errorhandler(ParamError)
 def _bad_param(exc: ParamError):
-    return jsonify(exc.as_json()), 400
+    return exc.response()
 
 
 @bp.errorhandler(EngineUnavailable)

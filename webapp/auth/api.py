@@ -9,6 +9,7 @@ from flask_login import current_user
 from webapp.auth import services
 from webapp.auth.routes import OTP_KEY
 from webapp.auth.services import AuthError
+from webapp.errors import json_error
 from webapp.extensions import csrf, db, limiter
 
 bp = Blueprint("auth_api", __name__, url_prefix="/api/v1/auth")
@@ -18,11 +19,7 @@ csrf.exempt(bp)
 
 
 def _error(exc: AuthError):
-    response = jsonify(error={"code": exc.code, "message": exc.message})
-    response.status_code = exc.status
-    if exc.retry_after:
-        response.headers["Retry-After"] = str(exc.retry_after)
-    return response
+    return json_error(exc.code, exc.message, exc.status, retry_after=exc.retry_after)
 
 
 def _body() -> dict:

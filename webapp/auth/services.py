@@ -10,9 +10,8 @@ import hashlib
 import hmac
 import math
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app, has_request_context, request, session
@@ -33,16 +32,10 @@ from webapp.auth.models import (
     UserSession,
     UserStatus,
 )
-from webapp.db import begin_write, utcnow
+from webapp.clock import now  # the one clock; also imported from here by older callers
+from webapp.db import begin_write
 from webapp.extensions import db
 from webapp.jobs import after_commit
-
-# A controllable clock: tests replace it; everything about expiry and limits reads it.
-clock: list[Callable[[], datetime]] = [utcnow]
-
-
-def now() -> datetime:
-    return clock[0]()
 
 
 class AuthError(Exception):

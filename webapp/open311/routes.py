@@ -6,8 +6,10 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
+from flask.blueprints import BlueprintSetupState
 from flask_babel import gettext as _
 
+from webapp.errors import register_renderer
 from webapp.extensions import csrf, db
 from webapp.feeds import xml_text
 from webapp.open311 import services
@@ -128,3 +130,9 @@ def create_request(fmt: str):
     answer = [{"service_request_id": report.code, "service_notice": services.service_notice(report),
                "account_id": None}]
     return respond(fmt, answer, "service_requests", "request", 201 if created else 200)
+
+
+@bp.record_once
+def _render_http_errors(state: BlueprintSetupState) -> None:
+    """The app's HTTP errors (404, 405, 429, 500…) under /open311/ answer in the spec's format."""
+    register_renderer(state.app, "/open311/", error_response)

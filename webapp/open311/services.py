@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from indexer.query import MAX_PER_PAGE
 from indexer.text import fold, nfc
-from webapp.auth.services import now
+from webapp.clock import now
 from webapp.extensions import db
 from webapp.opendata.models import ApiKey
 from webapp.reference.models import Field

@@ -10,7 +10,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    jsonify,
     redirect,
     render_template,
     request,
@@ -22,7 +21,8 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from webapp import feeds
+from webapp import clock, feeds
+from webapp.errors import json_error as _error
 from webapp.extensions import db
 from webapp.opendata import exports
 from webapp.opendata.alerts import params_of, saved_id_from_token
@@ -36,24 +36,20 @@ bp = Blueprint("opendata", __name__)
 FEED_SIZE = 50
 
 
-def _error(code: str, message: str, status: int, field: str | None = None):
-    return jsonify(error={"code": code, "message": message, "field": field}), status
-
-
 def _export_query():
     """The checked query of an export, or an error response (before any byte of the file)."""
     try:
         probe = SearchRequest.from_args(request.args, surface="export").probe()
         query, total = probe.query, probe.total
     except ParamError as exc:
-        return None, (jsonify(exc.as_json()), 400)
+        return None, exc.response()
     except EngineUnavailable:
         return None, _error(services.UNAVAILABLE_CODE, services.unavailable_message(), 503)
     return (query, total), None
 
 
 def _stream(chunks, mimetype: str, ext: str, total: int) -> Response:
-    stamp = datetime.now(UTC).astimezone(exports.ZoneInfo(current_app.config["TIMEZONE"])).strftime("%Y%m%d-%H%M")
+    stamp = clock.now().astimezone(exports.ZoneInfo(current_app.config["TIMEZONE"])).strftime("%Y%m%d-%H%M")
     response = Response(stream_with_context(chunks), mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="pakn-tra-cuu-{stamp}.{ext}"'
     response.headers["X-Total-Count"] = str(total)

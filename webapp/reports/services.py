@@ -16,14 +16,16 @@ from sqlalchemy.exc import IntegrityError
 
 from indexer.text import nfc, nfc_multiline, normalize_phone
 from webapp.auth.models import User
-from webapp.auth.services import audit, now
+from webapp.auth.services import audit
+from webapp.clock import now
 from webapp.extensions import db
 from webapp.jobs import after_commit
 from webapp.reference.models import Field
 from webapp.reports import uploads
-from webapp.reports.codes import new_code
+from webapp.reports.codes import new_code, normalize_code
 from webapp.reports.models import Attachment, Report, ReportType, SenderKind, Status, StatusEvent, Upload
 from webapp.reports.validation import MESSAGES, Draft, deployment_ward, phone_not_verified, verified_phone
+from webapp.sms import SmsError, send_sms
 
 
 class SendError(ValueError):
@@ -124,8 +126,6 @@ def create_report(user: User, draft: Draft, files: list[Upload], idempotency_key
 
 def sms_tracking_code(report_id: int) -> None:
     """Job: tell the sender the tracking code by SMS (failure is logged; the code is on screen)."""
-    from webapp.sms import SmsError, send_sms
-
     report = db.session.get(Report, report_id)
     if report is None or not report.sender_phone:
         return
@@ -167,6 +167,7 @@ def reopen(report: Report, user: User, reason: str) -> None:
     if not can_reopen(report):
         raise SendError("not_reopenable", _("Chỉ đề nghị xử lý lại trong %(n)d ngày sau khi có trả lời.",
                                             n=current_app.config["REOPEN_DAYS"]))
+    # Genuine cycle: webapp.workflow.services imports this module (deployment_ward).
     from webapp.workflow.services import reopened, transition
 
     transition(report, Status.PROCESSING, user, _("Người gửi đề nghị xử lý lại: %(r)s", r=nfc_multiline(reason)))
@@ -176,8 +177,6 @@ def reopen(report: Report, user: User, reason: str) -> None:
 
 def lookup(code: str, phone: str | None) -> Report | None:
     """The report with this code sent from this phone; None in every other case (same answer)."""
-    from webapp.reports.codes import normalize_code
-
     normalized, number = normalize_code(code), normalize_phone(phone)
     if not normalized or not number:
         return None

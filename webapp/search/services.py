@@ -8,17 +8,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
+from flask import Response, current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from indexer.engine import EngineUnavailable
-from indexer.jobs import get_engine
 from indexer.query import SearchQuery, SearchResult
+from webapp.errors import json_error
 from webapp.extensions import db
 from webapp.reference.models import Field, Province, Ward
 from webapp.reports.models import REPORT_TYPE_LABELS, STATUS_LABELS, ReportType, Status
 from webapp.reports.public import public_item as item_json  # the one public view of a report
+from webapp.search.engines import get_engine
 
 
 class ParamError(ValueError):
@@ -28,8 +29,9 @@ class ParamError(ValueError):
         super().__init__(message)
         self.code, self.message, self.field = code, message, field
 
-    def as_json(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message, "field": self.field}}
+    def response(self) -> tuple[Response, int]:
+        """The JSON error answer (400) of this parameter."""
+        return json_error(self.code, self.message, 400, self.field)
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,8 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from indexer.engine import EngineUnavailable
-from indexer.jobs import get_engine
 from webapp.auth.models import RoleName, Unit, User
-from webapp.auth.services import now
+from webapp.clock import now
 from webapp.extensions import db
 from webapp.reference.models import Field
 from webapp.reports.codes import normalize_code
@@ -32,6 +31,7 @@ from webapp.reports.models import (
     Status,
 )
 from webapp.search import services as search
+from webapp.search.engines import get_engine
 from webapp.search.request import KEPT_PARAMS, SearchRequest
 from webapp.staff.routes import staff_required
 from webapp.workflow import forms, services

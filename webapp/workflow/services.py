@@ -17,12 +17,14 @@ from sqlalchemy import select
 
 from indexer.text import nfc, nfc_multiline
 from webapp.auth.models import RoleName, Unit, User
-from webapp.auth.services import audit, now
+from webapp.auth.services import audit
+from webapp.clock import now
 from webapp.db import begin_write
 from webapp.extensions import db
 from webapp.jobs import after_commit
 from webapp.reference.models import Field
 from webapp.reports import uploads
+from webapp.reports.codes import normalize_code
 from webapp.reports.models import (
     STATUS_LABELS,
     Answer,
@@ -35,6 +37,7 @@ from webapp.reports.models import (
     StatusEvent,
 )
 from webapp.reports.services import deployment_ward
+from webapp.sms import SmsError, send_sms
 from webapp.workflow.deadlines import Holidays, add_working_days
 
 # The only legal moves. "answered → processing" is the sender's reopening (reports.services.reopen).
@@ -189,8 +192,6 @@ def reject(user: User, report: Report, reason: str) -> None:
 
 def mark_duplicate(user: User, report: Report, original_code: str, note: str = "") -> Report:
     """Mark ``report`` as a repeat of the report with ``original_code``; both timelines say so."""
-    from webapp.reports.codes import normalize_code
-
     _require(is_intake(user))
     original = db.session.scalar(select(Report).where(Report.code == normalize_code(original_code or "")))
     if original is None:
@@ -410,8 +411,6 @@ SMS_TEXTS = {
 
 def sms_status(report_id: int, kind: str) -> None:
     """Job: tell the sender that the report was accepted, rejected or answered (unaccented, one SMS)."""
-    from webapp.sms import SmsError, send_sms
-
     report = db.session.get(Report, report_id)
     if report is None or not report.sender_phone or kind not in SMS_TEXTS:
         return
