@@ -6,6 +6,7 @@ from flask import Blueprint, jsonify, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from webapp.access import login_required_json
 from webapp.extensions import csrf, db
 from webapp.reports.codes import normalize_code
 from webapp.search import services
@@ -85,14 +86,6 @@ def regions():
 
 
 # -- sending and following (logged-in citizens) --------------------------------------------------------
-def _login_required_json():
-    from flask_login import current_user
-
-    if not current_user.is_authenticated:
-        return error("login_required", _("Vui lòng đăng nhập."), 401)
-    return None
-
-
 @bp.post("/reports/similar")
 def similar():
     """Up to 5 published reports like the text being typed (for the send form); empty on any trouble."""
@@ -116,6 +109,7 @@ IDEMPOTENCY_KEY_MAX = 64  # the column's length
 
 
 @bp.post("/reports")
+@login_required_json
 def create_report():
     """Send a report or idea: JSON, or multipart (fields + files) with the header X-Requested-With."""
     from flask import current_app
@@ -126,9 +120,6 @@ def create_report():
     from webapp.reports.services import Draft, SendError
     from webapp.reports.uploads import UploadError
 
-    denied = _login_required_json()
-    if denied:
-        return denied
     user = current_user._get_current_object()
     if request.mimetype == "multipart/form-data":
         # A custom header cannot be sent cross-site without CORS (not granted): no CSRF by forms.
@@ -206,14 +197,12 @@ def create_report():
 
 
 @bp.get("/me/reports")
+@login_required_json
 def my_reports():
     from flask_login import current_user
 
     from webapp.reports.models import Report
 
-    denied = _login_required_json()
-    if denied:
-        return denied
     reports = db.session.scalars(select(Report).where(Report.user_id == current_user.id)
                                  .order_by(Report.submitted_at.desc(), Report.id.desc()).limit(200)).all()
     return jsonify(items=[{

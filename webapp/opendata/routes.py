@@ -8,7 +8,6 @@ from urllib.parse import urlencode
 from flask import (
     Blueprint,
     Response,
-    abort,
     current_app,
     flash,
     jsonify,
@@ -19,10 +18,11 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
+from webapp import access
 from webapp.extensions import db
 from webapp.opendata import exports
 from webapp.opendata.alerts import params_of, saved_id_from_token
@@ -133,11 +133,6 @@ def feed_title(params: MultiDict) -> str:
 MAX_SAVED = 50
 
 
-def _login_first():  # noqa: ANN202
-    flash(_("Vui lòng đăng nhập để lưu tìm kiếm và nhận thư báo."), "error")
-    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-
-
 def _search_params(source: MultiDict) -> MultiDict:
     """The shareable search parameters (never a phone, page or token) in a stable order."""
     kept = MultiDict()
@@ -150,18 +145,10 @@ def _search_params(source: MultiDict) -> MultiDict:
     return kept
 
 
-def _mine(saved_id: int) -> SavedSearch:
-    saved = db.session.get(SavedSearch, saved_id)
-    if saved is None or saved.user_id != current_user.id:
-        abort(404)
-    return saved
-
-
 @bp.route("/tim-kiem-da-luu/moi", methods=["GET", "POST"])
+@login_required
 def saved_new():
     """Save the search given by the query string (a form shows its name and the alert choice)."""
-    if not current_user.is_authenticated:
-        return _login_first()
     params = _search_params(request.args)
     error = None
     try:
@@ -189,9 +176,8 @@ def saved_new():
 
 
 @bp.get("/tim-kiem-da-luu")
+@login_required
 def saved_list():
-    if not current_user.is_authenticated:
-        return _login_first()
     items = db.session.scalars(select(SavedSearch).where(SavedSearch.user_id == current_user.id)
                                .order_by(SavedSearch.created_at.desc(), SavedSearch.id.desc())).all()
     forms = {}
@@ -203,10 +189,9 @@ def saved_list():
 
 
 @bp.post("/tim-kiem-da-luu/<int:saved_id>")
+@login_required
 def saved_update(saved_id: int):
-    if not current_user.is_authenticated:
-        return _login_first()
-    saved = _mine(saved_id)
+    saved = access.own_saved_search(saved_id)
     form = SavedSearchForm(prefix=f"s{saved.id}")
     if form.validate_on_submit():
         saved.name = form.name.data.strip()
@@ -222,10 +207,9 @@ def saved_update(saved_id: int):
 
 
 @bp.post("/tim-kiem-da-luu/<int:saved_id>/xoa")
+@login_required
 def saved_delete(saved_id: int):
-    if not current_user.is_authenticated:
-        return _login_first()
-    saved = _mine(saved_id)
+    saved = access.own_saved_search(saved_id)
     db.session.delete(saved)
     db.session.commit()
     flash(_("Đã xoá tìm kiếm “%(name)s”.", name=saved.name), "success")
