@@ -156,8 +156,16 @@ def own_report(code: str) -> Report:
 
 
 def published_report(code: str) -> Report:
-    """A report on the public page: published, else 404."""
-    return _check(_by_code(code), lambda _user, report: report.published)
+    """A report as the public sees it (page, API detail): published, else 404 (under /api/ the API's
+    JSON ``not_found`` on the field ``code``)."""
+    report = _by_code(code)
+    if report is None or not report.published:
+        if request.path.startswith(API_PREFIX):
+            response, status = json_error("not_found", _("Không tìm thấy phản ánh công khai có mã này."), 404, "code")
+            response.status_code = status
+            abort(response)
+        abort(404)
+    return report
 
 
 def looked_up_report(code: str, phone: str | None) -> Report | None:
