@@ -122,21 +122,28 @@ def owns(user: Any, report: Report) -> bool:
     return bool(user.is_authenticated and report.user_id is not None and report.user_id == user.id)
 
 
+def is_published(report: Report) -> bool:
+    """The public sees a report once intake published it."""
+    return bool(report.published)
+
+
 def may_see_report(user: Any, report: Report) -> bool:
     """Intake and admins see every report, a unit those assigned to it, the sender their own,
     everyone the published ones."""
-    return bool(report.published) or owns(user, report) or workflow.can_view(user, report)
+    return is_published(report) or owns(user, report) or workflow.can_view(user, report)
 
 
 def may_see_attachment(user: Any, item: Attachment) -> bool:
-    """Files follow the report: staff in scope see every file; a draft answer's file is for them only;
-    the sender sees their report's files; everyone the files of a published, non-confidential report."""
+    """Files follow their report (``may_see_report``), except that a draft answer's file is for staff
+    in scope only, and a confidential report's files are not public (they may show the sender)."""
     report = item.report
+    if not may_see_report(user, report):
+        return False
     if workflow.can_view(user, report):
         return True
     if item.answer is not None and item.answer.published_at is None:
         return False
-    return owns(user, report) or (bool(report.published) and not report.confidential)
+    return owns(user, report) or not report.confidential
 
 
 # -- loaders -------------------------------------------------------------------------------------------
@@ -159,7 +166,7 @@ def published_report(code: str) -> Report:
     """A report as the public sees it (page, API detail): published, else 404 (under /api/ the API's
     JSON ``not_found`` on the field ``code``)."""
     report = _by_code(code)
-    if report is None or not report.published:
+    if report is None or not is_published(report):
         if request.path.startswith(API_PREFIX):
             response, status = json_error("not_found", _("Không tìm thấy phản ánh công khai có mã này."), 404, "code")
             response.status_code = status
