@@ -121,6 +121,17 @@ def test_intake_sees_every_report_but_only_the_assigned_unit_writes_its_answer(s
     assert len(session.scalars(select(Answer).where(Answer.report_id == report.id)).all()) == 1
 
 
+def test_the_assigned_unit_may_not_answer_once_the_report_is_no_longer_in_processing(session, world):
+    report = world["report"]
+    report.status = "answered"
+    session.commit()
+    c = world["clients"]["a_officer"]
+    assert c.get(f"/can-bo/pakn/{report.code}").status_code == 200
+    assert c.post(f"/can-bo/pakn/{report.code}/tra-loi", data=FORMS["/tra-loi"]).status_code == 403
+    session.expire_all()
+    assert [a.text for a in session.get(Report, report.id).answers] == ["Dự thảo trả lời."]
+
+
 @pytest.mark.parametrize("role", ["anonymous", "other_citizen", "b_officer"])
 def test_a_citizens_unpublished_report_is_a_404_on_every_public_and_own_url(world, role):
     report = world["report"]

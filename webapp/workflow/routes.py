@@ -215,7 +215,7 @@ def answer(code: str):
 
     return _act(code, "answer", forms.AnswerForm, run,
                 _("Đã gửi trả lời để lãnh đạo duyệt.") if submit else _("Đã lưu bản nháp trả lời."),
-                services.answer_units)
+                services.can_answer)
 
 
 @bp.post("/pakn/<code>/dong")
