@@ -58,6 +58,7 @@ def select_locale() -> str:
 
 def register_extensions(app: Flask) -> None:
     from webapp import models  # noqa: F401 - every model must be known to Alembic and the mapper
+    from webapp.access import unauthorized
     from webapp.extensions import babel, csrf, db, login_manager, migrate
     from webapp.search import outbox
 
@@ -69,6 +70,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
+    login_manager.unauthorized_handler(unauthorized)  # login page with next, or 401 JSON on the API
     login_manager.login_message = "Vui lòng đăng nhập để tiếp tục."
     login_manager.login_message_category = "error"
     login_manager.session_protection = None  # sessions are server-side (webapp.auth.services)

@@ -6,9 +6,11 @@ from flask import Blueprint, jsonify, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from webapp import access
+from webapp.access import login_required_json
 from webapp.errors import json_error as error
 from webapp.extensions import csrf, db
-from webapp.reports.codes import normalize_code
+from webapp.reports.public import public_view
 from webapp.search import services
 from webapp.search.request import SearchRequest
 from webapp.search.services import EngineUnavailable, ParamError
@@ -48,15 +50,9 @@ def search_reports_post():
 
 @bp.get("/reports/<code>")
 def report(code: str):
-    from webapp.reports.models import Report
-    from webapp.reports.public import public_view
-
-    normalized = normalize_code(code)
-    # The one public view: masked text, no confidential sender, the public timeline only.
-    view = public_view(db.session.scalar(select(Report).where(Report.code == normalized))) if normalized else None
-    if view is None:
-        return error("not_found", _("Không tìm thấy phản ánh công khai có mã này."), 404, "code")
-    return jsonify(view.detail_json())
+    # Who may open it is the access rule (404 JSON when not published); what the public sees of it
+    # is the one public view: masked text, no confidential sender, the public timeline only.
+    return jsonify(public_view(access.published_report(code)).detail_json())
 
 
 @bp.get("/meta/fields")
@@ -75,14 +71,6 @@ def regions():
 
 
 # -- sending and following (logged-in citizens) --------------------------------------------------------
-def _login_required_json():
-    from flask_login import current_user
-
-    if not current_user.is_authenticated:
-        return error("login_required", _("Vui lòng đăng nhập."), 401)
-    return None
-
-
 @bp.post("/reports/similar")
 def similar():
     """Up to 5 published reports like the text being typed (for the send form); empty on any trouble."""
@@ -123,6 +111,7 @@ def _send_values(body: dict, user) -> tuple[dict, dict[str, str]]:  # noqa: ANN0
 
 
 @bp.post("/reports")
+@login_required_json
 def create_report():
     """Send a report or idea: JSON, or multipart (fields + files) with the header X-Requested-With.
 
@@ -135,9 +124,6 @@ def create_report():
     from webapp.reports import validation
     from webapp.reports.services import SendError
 
-    denied = _login_required_json()
-    if denied:
-        return denied
     user = current_user._get_current_object()
     multipart = request.mimetype == "multipart/form-data"
     if multipart:
@@ -186,14 +172,12 @@ def create_report():
 
 
 @bp.get("/me/reports")
+@login_required_json
 def my_reports():
     from flask_login import current_user
 
     from webapp.reports.models import Report
 
-    denied = _login_required_json()
-    if denied:
-        return denied
     reports = db.session.scalars(select(Report).where(Report.user_id == current_user.id)
                                  .order_by(Report.submitted_at.desc(), Report.id.desc()).limit(200)).all()
     return jsonify(items=[{

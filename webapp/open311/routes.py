@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
 from flask.blueprints import BlueprintSetupState
-from flask_babel import gettext as _
 
+from webapp import access
 from webapp.errors import register_renderer
 from webapp.extensions import csrf, db
 from webapp.feeds import xml_text
@@ -77,6 +77,11 @@ def _engine_down(exc: EngineUnavailable):
     return error_response(503, unavailable_message())
 
 
+@bp.errorhandler(access.ApiKeyRefused)
+def _key_refused(exc: access.ApiKeyRefused):
+    return error_response(403, "api_key: " + str(exc.description))
+
+
 @bp.before_request
 def _refuse_bad_key():
     check = apikeys.current()
@@ -117,13 +122,7 @@ def request_detail(request_id: str, fmt: str):
 @bp.post(f"/requests.{FMT}")
 def create_request(fmt: str):
     """A partner sends a report: form-encoded per the spec, with a key that may write (else 403)."""
-    key = apikeys.current().key
-    if key is None:
-        raise Open311Error(403, "api_key: " + _("Gửi phản ánh qua Open311 cần khóa API (tham số api_key "
-                                                "hoặc tiêu đề X-API-Key)."))
-    if not key.can_write:
-        raise Open311Error(403, "api_key: " + _("Khóa API này chỉ có quyền đọc; gửi phản ánh cần khóa có "
-                                                "quyền ghi."))
+    key = access.sending_api_key()
     idempotency_key = (request.headers.get("Idempotency-Key") or request.form.get("idempotency_key") or "").strip()
     report, created = services.create_request(request.form, key, idempotency_key or None)
     db.session.commit()

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from flask import (
     Blueprint,
     Response,
-    abort,
     current_app,
     flash,
     redirect,
@@ -17,11 +16,11 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from webapp import clock, feeds
+from webapp import access, clock, feeds
 from webapp.errors import json_error as _error
 from webapp.extensions import db
 from webapp.opendata import exports
@@ -145,23 +144,12 @@ def feed_title(params: MultiDict) -> str:
 MAX_SAVED = 50
 
 
-def _login_first():  # noqa: ANN202
-    flash(_("Vui lòng đăng nhập để lưu tìm kiếm và nhận thư báo."), "error")
-    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-
-
-def _mine(saved_id: int) -> SavedSearch:
-    saved = db.session.get(SavedSearch, saved_id)
-    if saved is None or saved.user_id != current_user.id:
-        abort(404)
-    return saved
 
 
 @bp.route("/tim-kiem-da-luu/moi", methods=["GET", "POST"])
+@login_required
 def saved_new():
     """Save the search given by the query string (a form shows its name and the alert choice)."""
-    if not current_user.is_authenticated:
-        return _login_first()
     search = SearchRequest.from_args(request.args, FILTER_PARAMS, surface="page")
     params = search.params()
     error = None
@@ -190,9 +178,8 @@ def saved_new():
 
 
 @bp.get("/tim-kiem-da-luu")
+@login_required
 def saved_list():
-    if not current_user.is_authenticated:
-        return _login_first()
     items = db.session.scalars(select(SavedSearch).where(SavedSearch.user_id == current_user.id)
                                .order_by(SavedSearch.created_at.desc(), SavedSearch.id.desc())).all()
     forms = {}
@@ -204,10 +191,9 @@ def saved_list():
 
 
 @bp.post("/tim-kiem-da-luu/<int:saved_id>")
+@login_required
 def saved_update(saved_id: int):
-    if not current_user.is_authenticated:
-        return _login_first()
-    saved = _mine(saved_id)
+    saved = access.own_saved_search(saved_id)
     form = SavedSearchForm(prefix=f"s{saved.id}")
     if form.validate_on_submit():
         saved.name = form.name.data.strip()
@@ -223,10 +209,9 @@ def saved_update(saved_id: int):
 
 
 @bp.post("/tim-kiem-da-luu/<int:saved_id>/xoa")
+@login_required
 def saved_delete(saved_id: int):
-    if not current_user.is_authenticated:
-        return _login_first()
-    saved = _mine(saved_id)
+    saved = access.own_saved_search(saved_id)
     db.session.delete(saved)
     db.session.commit()
     flash(_("Đã xoá tìm kiếm “%(name)s”.", name=saved.name), "success")

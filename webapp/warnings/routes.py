@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import UTC
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from webapp import feeds
+from webapp import access, feeds
+from webapp.access import staff_required
 from webapp.auth.models import RoleName, Unit
 from webapp.extensions import db
 from webapp.reference.models import Ward
-from webapp.staff.routes import staff_required
 from webapp.warnings import services
 from webapp.warnings.forms import RejectForm, WarningForm
 from webapp.warnings.models import WARNING_LEVEL_LABELS, PublicWarning, WarningLevel
@@ -129,31 +129,23 @@ def create():
                  _("Đã gửi cảnh báo để lãnh đạo duyệt."))
 
 
-def _warning_or_404(warning_id: int) -> PublicWarning:
-    warning = db.session.get(PublicWarning, warning_id)
-    if warning is None or not services.can_edit(current_user, warning):
-        abort(404)  # another unit's warning is not even acknowledged
-    return warning
-
-
 @bp.route("/can-bo/canh-bao/<int:warning_id>/sua", methods=["GET", "POST"])
 @staff_required(RoleName.OFFICER, RoleName.LEADER, RoleName.ADMIN)
 def edit(warning_id: int):
-    warning = _warning_or_404(warning_id)
+    warning = access.staff_warning(warning_id)  # another unit's warning is not even acknowledged
     return _save(_form(warning), warning, lambda draft: services.edit(current_user, warning, draft),
                  _("Đã lưu; cảnh báo được gửi duyệt lại."))
 
 
 def _decide(warning_id: int, action, done: str):  # noqa: ANN001, ANN202
-    """A leader's approval or rejection; a leader of another unit gets 403, a wrong state a message."""
-    warning = _warning_or_404(warning_id)
+    """A leader's approval or rejection: another unit's warning is a 404, one the user sees but may not
+    approve a 403, a wrong state a message."""
+    warning = access.staff_warning(warning_id, services.can_approve)
     try:
         action(warning)
         db.session.commit()
         flash(done, "success")
     except WarningError as exc:
-        if exc.status == 403:
-            abort(403)
         flash(exc.message, "error")
     return redirect(url_for("warnings.staff_list"))
 
