@@ -15,7 +15,7 @@ help:
 	@echo "make test   - install test requirements and run the whole test suite"
 	@echo "make bench  - run the benchmarks in bench/"
 	@echo "make load   - load test: 50 users against gunicorn, 100,000 reports (LOAD_ARGS=...)"
-	@echo "make lint   - ruff"
+	@echo "make lint   - ruff and the import contracts (lint-imports)"
 	@echo "make services - install (Debian packages) and start PostgreSQL, Redis and Chromium for the tests"
 
 $(BIN)/python:
@@ -47,11 +47,13 @@ run: $(VENV)/.requirements translations migrate seed
 	$(FLASK) index sync
 	$(FLASK) serve
 
-test: $(VENV)/.requirements-test translations
+test: lint translations
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# ruff, then the import contracts of .importlinter (docs/architecture.md).
 lint: $(VENV)/.requirements-test
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 services:
 	bash .ci/services

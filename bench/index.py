@@ -76,7 +76,7 @@ def throughput(n: int, work: Path) -> None:
     make_instance(instance, n, with_outbox=True)
     app = create_app({"INSTANCE_PATH": str(instance), "SECRET_KEY": "bench", "INDEXER_INLINE": False})
     with app.app_context():
-        from indexer.jobs import drain_outbox, public_documents
+        from webapp.search.indexing import drain_outbox, public_documents
 
         # The indexer writes both indices (public and staff), so the baseline writes both too.
         engine = SqliteEngine(instance / "indexer.sqlite3", cache_size=0)

@@ -1,17 +1,25 @@
-"""The document builder: the one place that decides what of a report is public.
+"""The document builder, and the pure rules of what the public sees of a report.
 
 Only published reports get a document. A confidential report's document carries no sender
 name, phone, email or sender address at all: a field that is indexed but hidden can still be
-matched, which leaks. Nothing else in the code base puts report data into the search index.
+matched, which leaks. Its free text (title, content, address, answer) is masked by
+``public_text``: personal data typed into it is hidden, and a confidential sender's own name,
+phone and email are removed whatever their spelling. Nothing else in the code base puts report
+data into the search index.
+
+The report is read through its attributes only (duck-typed): this library imports nothing from
+the web app. ``webapp.reports.public.public_view`` wraps these rules with what needs the ORM and
+the request (timeline, attachments, links); every public surface is built from that view.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from indexer.text import mask_personal_data, nfc, nfc_multiline
+from indexer.text import mask_personal_data, nfc, nfc_multiline, redact_sender
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -30,14 +38,36 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def public_text(report: Any) -> Callable[[str | None], str]:
+    """How the public version of ``report``'s free text is masked (title, content, address, the
+    published answer, timeline notes: all the same rule).
+
+    Phones, 12-digit citizen IDs, emails and plates typed into the text are masked; for a
+    confidential report the sender's own name, organisation, phone and email are removed first,
+    in any spelling (a masked "098****222" of their own phone would still give most of it away).
+    """
+    if report.confidential:
+        names = (report.sender_name, report.organization_name)
+        phone, email = report.sender_phone, report.sender_email
+
+        def text(value: str | None) -> str:
+            return mask_personal_data(redact_sender(value or "", names, phone, email))
+        return text
+    return mask_personal_data
+
+
+def _same(value: str | None) -> str:
+    return value or ""
+
+
 def _fields(report: Any, public: bool) -> dict[str, Any]:
-    """The fields both indices share; ``public`` masks personal data typed into the text."""
+    """The fields both indices share; ``public`` masks the text as ``public_text`` says."""
     answer = report.published_answer
     if report.sender_kind == "organization" and report.organization_name:
         sender_name = report.organization_name
     else:
         sender_name = report.sender_name
-    text = mask_personal_data if public else (lambda value: value)
+    text = public_text(report) if public else _same
     return {
         "id": report.id,
         "revision": report.revision,
@@ -46,8 +76,8 @@ def _fields(report: Any, public: bool) -> dict[str, Any]:
         # Phones, citizen IDs, emails and plates typed into the text are masked for the public.
         "title": text(nfc(report.title)),
         "content": text(nfc_multiline(report.content)),
-        "address": nfc(report.address),
-        "answer": nfc_multiline(answer.text) if answer else "",
+        "address": text(nfc(report.address)),
+        "answer": text(nfc_multiline(answer.text)) if answer else "",
         "answer_unit": answer.unit.name if answer else None,
         "sender_kind": report.sender_kind,
         # Confidential: the keys are absent, not empty-but-hidden (in both indices).

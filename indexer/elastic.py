@@ -7,6 +7,7 @@ only). Real indices are versioned names (``<prefix>-reports-<timestamp>``) behin
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import time
@@ -391,6 +392,4 @@ class _IndexMissing(Exception):  # noqa: N818 - internal signal, never leaves th
 
 
 def _strip_marks(text: str) -> str:
-    import html
-
     return html.unescape(text.replace("<mark>", "").replace("</mark>", ""))

@@ -106,6 +106,8 @@ def engine_from_config(config: dict[str, Any], scope: str = "public") -> SearchE
     """
     if scope not in SCOPES:
         raise ValueError(f"unknown search scope {scope!r}")
+    # The engines import this module (their base class): importing them here, at call time, is
+    # a genuine cycle, and loads only the configured engine's client.
     if config["SEARCH_ENGINE"] == "elasticsearch":
         from indexer.elastic import ElasticsearchEngine
 

@@ -29,7 +29,7 @@ def telex_repair(word: str) -> str | None:
     if not word.isascii() or not word.isalpha() or len(word) < 3 or not _TELEX_HINT.search(word):
         return None
     try:
-        import bogo
+        import bogo  # ~60 ms to import; loaded only once a word looks Telex-typed
     except ImportError:  # pragma: no cover - bogo is a pinned dependency
         return None
     converted = nfc(bogo.process_sequence(word))

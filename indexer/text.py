@@ -110,8 +110,8 @@ _DOT_SPELLED = re.compile(_DOT, re.IGNORECASE)
 # Vehicle plates: 51F-123.45, 51F1-234.56, 59-X1 234.56, 70A 12345, 29LD-123.45
 _PLATE = re.compile(r"\b(\d{2})[- ]?([A-Z]{1,2}\d?)[- ]?(\d{3}\.?\d{2}|\d{4,5})\b")
 # A run of digits that may be a phone or an ID number: groups of digits joined by spaces, dots,
-# dashes, slashes or brackets ("(0912) 345 678", "0912/345/678", "+84 912.345.678", "079 123 456 789").
-_DIGIT_RUN = re.compile(r"(?<![\w.,])\+?\(?\d(?:\)?[ \t.\-/]{0,2}\(?\d){7,14}(?![\w])")
+# dashes, slashes or brackets ("(0912) 345 678", "0912/345/678", "(+84) 912.345.678", "079 123 456 789").
+_DIGIT_RUN = re.compile(r"(?<![\w.,])[(+]{0,2}\d(?:\)?[ \t.\-/]{0,2}\(?\d){7,14}(?![\w])")
 
 
 def _ascii_digits(text: str) -> str:
@@ -145,3 +145,61 @@ def mask_personal_data(text: str | None) -> str:
     text = _DIGIT_RUN.sub(_mask_digit_run, text)
     text = _PLATE.sub(lambda m: f"{m.group(1)}{m.group(2)}-***.**", text)
     return text
+
+
+# -- a confidential sender's own details inside free text --------------------------------------------
+REDACTED = "***"
+# A run that may be a phone number however it was typed: digits with spaces, dots, dashes,
+# brackets or a leading "+" between them ("(+84) 987-111-222", "0987 111 222", "84.987.111.222").
+_PHONE_RUN = re.compile(r"(?<![\w])\+?\(?\+?\d[\d\s.\-()]{6,20}\d(?![\w])")
+
+
+def _folded_with_positions(text: str) -> tuple[str, list[int]]:
+    """``text`` folded character by character (as ``fold``), with the index in ``text`` of each
+    folded character, so that a match in the folded text maps back to the original."""
+    out: list[str] = []
+    where: list[int] = []
+    for index, char in enumerate(text):
+        decomposed = unicodedata.normalize("NFD", char.lower())
+        for piece in decomposed:
+            if unicodedata.category(piece) == "Mn":
+                continue
+            out.append("d" if piece == "đ" else piece)
+            where.append(index)
+    return "".join(out), where
+
+
+def redact_sender(text: str, names: tuple[str | None, ...] = (), phone: str | None = None,
+                  email: str | None = None) -> str:
+    """Remove a sender's own name(s), phone (in any spelling) and email from ``text``.
+
+    Names match whole words, in any case and with or without diacritics ("Nguyễn Kín Đáo",
+    "NGUYEN KIN DAO"); the phone matches by its normalized digits; the email in any case.
+    """
+    if not text:
+        return ""
+    if email and email.strip():
+        text = re.sub(re.escape(email.strip()), REDACTED, text, flags=re.IGNORECASE)
+    wanted = phone_digits(phone)
+    if len(wanted) >= 9:
+        text = _PHONE_RUN.sub(lambda m: REDACTED if wanted in _digit_variants(m.group()) else m.group(), text)
+    for name in names:
+        words = fold(name).split()
+        if not words or sum(len(w) for w in words) < 3:
+            continue  # a one- or two-letter name would hide ordinary words
+        pattern = re.compile(r"(?<!\w)" + r"[\W_]+".join(re.escape(w) for w in words) + r"(?!\w)")
+        folded, where = _folded_with_positions(text)
+        spans = [(where[m.start()], where[m.end() - 1] + 1) for m in pattern.finditer(folded)]
+        for start, end in reversed(spans):
+            text = text[:start] + REDACTED + text[end:]
+    return text
+
+
+def _digit_variants(run: str) -> set[str]:
+    """The phone numbers a digit run may stand for: the whole run, and each 10/11-digit window."""
+    digits = re.sub(r"\D", "", run)
+    variants = {phone_digits(run)}
+    for size in (9, 10, 11):
+        for start in range(0, max(0, len(digits) - size) + 1):
+            variants.add(phone_digits(digits[start:start + size]))
+    return variants

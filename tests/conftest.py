@@ -267,8 +267,8 @@ def engine(request, tmp_path):
 @pytest.fixture
 def search(app, session, tmp_path):
     """The app's search engine for this test: an empty embedded index, and a helper to index."""
-    from indexer.jobs import drain_outbox
     from indexer.sqlite_fts import SqliteEngine
+    from webapp.search.indexing import drain_outbox
 
     eng = SqliteEngine(tmp_path / "search.sqlite3")
     eng.ensure_index()
@@ -296,7 +296,7 @@ def clock():
     """A controllable clock for everything that expires or is counted per hour."""
     from datetime import timedelta
 
-    from webapp.auth import services
+    from webapp import clock as clock_module
 
     class Clock:
         now = datetime(2026, 5, 4, 3, 0, tzinfo=UTC)
@@ -305,11 +305,9 @@ def clock():
             self.now += timedelta(seconds=seconds, minutes=minutes, hours=hours)
 
     fake = Clock()
-    services.clock[0] = lambda: fake.now
+    clock_module.set_source(lambda: fake.now)
     yield fake
-    from webapp.db import utcnow
-
-    services.clock[0] = utcnow
+    clock_module.reset()
 
 
 def sms_codes(app, phone: str) -> list[str]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, request, session
+from flask import Flask, current_app, has_request_context, request, session
+from sqlalchemy import event
 
-from config import load_config, resolve_instance
+from config import PROJECT_ROOT, load_config, resolve_instance
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -44,18 +45,20 @@ def sqlalchemy_url(url: str) -> str:
 
 def select_locale() -> str:
     """The user's chosen language (``?lang=`` or the session), else the configured default."""
-    from flask import current_app, has_request_context
-
     chosen = (request.args.get("lang") or session.get("lang")) if has_request_context() else None
     if chosen in ("vi", "en"):
         return chosen
     return current_app.config["DEFAULT_LOCALE"]
 
 
-def register_extensions(app: Flask) -> None:
-    from sqlalchemy import event
+# The register_* helpers import the features when an app is built, not when ``webapp`` is imported:
+# every feature imports ``webapp.<module>`` (which runs this file first), so importing them here at
+# module level would load the whole app, in a cycle, for any import of any module.
 
+
+def register_extensions(app: Flask) -> None:
     from webapp import models  # noqa: F401 - every model must be known to Alembic and the mapper
+    from webapp.access import unauthorized
     from webapp.extensions import babel, csrf, db, login_manager, migrate
     from webapp.search import outbox
 
@@ -67,6 +70,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
+    login_manager.unauthorized_handler(unauthorized)  # login page with next, or 401 JSON on the API
     login_manager.login_message = "Vui lòng đăng nhập để tiếp tục."
     login_manager.login_message_category = "error"
     login_manager.session_protection = None  # sessions are server-side (webapp.auth.services)
@@ -74,14 +78,18 @@ def register_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):  # noqa: ANN202 - Flask-Login callback
-        from webapp.auth.services import current_session_user
+        from webapp.auth.services import current_session_user  # a feature: see the register_* note
 
         return current_session_user(user_id)  # only while the server-side session is valid
 
     from webapp import jobs
     from webapp.auth import oidc
+    from webapp.opendata import alerts
+    from webapp.reports import services as report_services
 
     jobs.install(app)
+    alerts.install()  # saved-search alerts run after each outbox drain
+    report_services.install_upload_cleanup()  # and stale uploads are deleted (hourly)
     oidc.register(app)
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
@@ -107,7 +115,6 @@ def register_extensions(app: Flask) -> None:
 
 
 def _migrations_dir():  # noqa: ANN202
-    from config import PROJECT_ROOT
 
     return PROJECT_ROOT / "migrations"
 

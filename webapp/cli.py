@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from flask import Flask
 
+from webapp.auth.cli import users_cli
+from webapp.demo.cli import seed_demo
+from webapp.main.cli import config_doc, serve
+from webapp.opendata.apikeys_cli import apikeys_cli
+from webapp.opendata.cli import alerts_cli
+from webapp.reports.cli import reports_cli, uploads_cli
+from webapp.search.cli import index_cli, worker_command
+
 
 def register(app: Flask) -> None:
-    from webapp.auth.cli import users_cli
-    from webapp.demo.cli import seed_demo
-    from webapp.main.cli import config_doc, serve
-    from webapp.opendata.apikeys_cli import apikeys_cli
-    from webapp.opendata.cli import alerts_cli
-    from webapp.reports.cli import reports_cli, uploads_cli
-    from webapp.search.cli import index_cli, worker_command
-
     app.cli.add_command(seed_demo)
     app.cli.add_command(users_cli)
     app.cli.add_command(reports_cli)

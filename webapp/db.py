@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import DateTime
+from flask import g, has_request_context, request
+from sqlalchemy import DateTime, event
 from sqlalchemy.types import TypeDecorator
+
+from webapp import clock
+from webapp.extensions import db
 
 
 def utcnow() -> datetime:
-    """The current time, timezone-aware UTC (use as a callable column default)."""
-    return datetime.now(UTC)
+    """The current time from the one clock, timezone-aware UTC (use as a callable column default)."""
+    return clock.now()
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -60,18 +65,12 @@ _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLAC")
 
 def reads_only() -> bool:
     """True while serving a read-only request (its SQLite transaction may begin deferred)."""
-    from flask import g, has_request_context, request
-
     return has_request_context() and request.method in _READ_METHODS and not g.get("pakn_write")
 
 
 def begin_write() -> None:
     """Call in a GET handler before it changes anything: the request's next transaction takes the
     write lock when it begins (the read transaction so far, with nothing to lose, is ended)."""
-    from flask import g
-
-    from webapp.extensions import db
-
     if not reads_only():
         return  # not a read-only request: its transactions already begin IMMEDIATE
     g.pakn_write = True
@@ -82,10 +81,6 @@ def begin_write() -> None:
 def install_sqlite_transactions(engine, testing: bool) -> None:  # noqa: ANN001 - an SQLAlchemy Engine
     """BEGIN IMMEDIATE, or BEGIN (deferred) for a read-only request; in tests, a write inside a
     deferred transaction is an error (it would fail under concurrency), elsewhere a warning."""
-    import logging
-
-    from sqlalchemy import event
-
     log = logging.getLogger("webapp.db")
 
     @event.listens_for(engine, "begin")

@@ -1,5 +1,9 @@
 """Flask extensions, created unbound; ``create_app`` binds them to an app."""
 
+from collections.abc import Callable
+from typing import NamedTuple
+
+from flask import current_app
 from flask_babel import Babel
 from flask_limiter import ApplicationLimit, Limiter
 from flask_login import LoginManager
@@ -32,22 +36,30 @@ csrf = CSRFProtect()
 login_manager = LoginManager()
 
 
-def _api_rate_limit() -> str:
-    from webapp.opendata.apikeys import request_rate_limit
+class ApiLimit(NamedTuple):
+    """How the API's shared limit is applied; the API-key feature registers one per app
+    (``app.extensions["pakn_api_limit"]``, see ``webapp.opendata.apikeys.install``)."""
 
-    return request_rate_limit()
+    limit: Callable[[], str]
+    key: Callable[[], str]
+    exempt: Callable[[], bool]
+
+
+def _api_limit() -> ApiLimit | None:
+    return current_app.extensions.get("pakn_api_limit")
+
+
+def _api_rate_limit() -> str:
+    return _api_limit().limit()  # type: ignore[union-attr] - only asked when not exempt
 
 
 def _api_rate_key() -> str:
-    from webapp.opendata.apikeys import request_rate_key
-
-    return request_rate_key()
+    return _api_limit().key()  # type: ignore[union-attr] - only asked when not exempt
 
 
 def _not_api_request() -> bool:
-    from webapp.opendata.apikeys import not_api_request
-
-    return not_api_request()
+    api_limit = _api_limit()
+    return api_limit is None or api_limit.exempt()
 
 
 # Every request to /api/v1 and /open311 (whichever blueprint serves it) counts against one shared
@@ -61,6 +73,4 @@ limiter = Limiter(key_func=client_key, application_limits=[
 def _limits_off_in_this_app() -> bool:
     """One Limiter serves every app of the process (the tests build many), and its ``enabled`` flag
     is whatever the last ``init_app`` set: each app's own RATE_LIMITS decides for its requests."""
-    from flask import current_app
-
     return not current_app.config.get("RATE_LIMITS", True)

@@ -1,44 +1,69 @@
-"""Background jobs for the webapp (SMS, later mail): queued only after the commit succeeded.
+"""The one after-commit job mechanism (SMS, mail, indexing): side effects only once the commit succeeded.
 
-``after_commit(path, *args)`` records a job on the current transaction; when it commits, the job
-goes to RQ (``REDIS_URL``) or, without Redis or when Redis is down, to an in-process thread.
-A rollback drops it. ``JOBS_SYNC`` (tests) runs it in the committing thread instead.
+One session hook serves every kind of job. ``after_commit(path, *args)`` records a job on the
+current transaction; when it commits, the job goes to RQ (``REDIS_URL``) or, without Redis or when
+Redis is down, to an in-process thread. ``on_commit(key, start)`` records a starter that is called
+once per committed transaction (the search package uses it to start draining the outbox with its
+own queue policy). A rollback drops both. ``JOBS_SYNC`` (tests) runs ``after_commit`` jobs in the
+committing thread instead, at the end of the request.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from flask import Flask, current_app, has_app_context
+from flask import Flask, current_app, g, has_app_context
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue, Retry
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from webapp.extensions import db
+
 log = logging.getLogger("webapp.jobs")
+QUEUE_NAME = "pakn"
 _KEY = "pakn_after_commit_jobs"
+_STARTERS_KEY = "pakn_after_commit_starters"
 _executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pakn-job")
 
 
 def after_commit(path: str, *args: Any) -> None:
     """Run job ``path`` ("module:function") with ``args`` once the current transaction commits."""
-    from webapp.extensions import db
-
     db.session().info.setdefault(_KEY, []).append((path, args))
 
 
-def _resolve(path: str) -> Any:
+def on_commit(session: Session, key: str, start: Callable[[Flask], None]) -> None:
+    """Call ``start(app)`` once after ``session``'s transaction commits (one call per ``key``).
+
+    ``start`` runs inside the commit hook, so it must not use the database (it enqueues or wakes
+    a thread that does).
+    """
+    session.info.setdefault(_STARTERS_KEY, {})[key] = start
+
+
+def redis_connection(url: str) -> Redis:
+    return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+
+
+def queue(app: Flask) -> Queue:
+    """The app's RQ queue (``REDIS_URL`` must be set)."""
+    return Queue(QUEUE_NAME, connection=redis_connection(app.config["REDIS_URL"]))
+
+
+def resolve(path: str) -> Any:
     module, _, name = path.partition(":")
     return getattr(importlib.import_module(module), name)
 
 
-def _run_in_app(app: Flask, path: str, args: tuple[Any, ...]) -> None:
-    from webapp.extensions import db
-
+def run_in_app(app: Flask, path: str, args: tuple[Any, ...]) -> None:
     with app.app_context():
         try:
-            _resolve(path)(*args)
+            resolve(path)(*args)
         except Exception:
             log.exception("job %s failed", path)
         finally:
@@ -49,40 +74,28 @@ def enqueue(path: str, *args: Any) -> None:
     """Start job ``path`` now (call only after a commit)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if app.config["REDIS_URL"]:
-        from redis.exceptions import RedisError
-        from rq import Queue, Retry
-
-        from indexer.dispatch import QUEUE_NAME, redis_connection
-
         try:
-            Queue(QUEUE_NAME, connection=redis_connection(app.config["REDIS_URL"])).enqueue(
-                "webapp.jobs.run_job", path, *args, retry=Retry(max=2, interval=[5, 30]),
-                job_timeout=120, result_ttl=0, failure_ttl=3600)
+            queue(app).enqueue("webapp.worker.run_job", path, *args, retry=Retry(max=2, interval=[5, 30]),
+                               job_timeout=120, result_ttl=0, failure_ttl=3600)
             return
         except RedisError as exc:
             log.warning("Redis unavailable, running job %s in-process: %s", path, exc)
-    _executor.submit(_run_in_app, app, path, args)
-
-
-def run_job(path: str, *args: Any) -> None:
-    """RQ entry point for webapp jobs (inside the worker's app context, or a new one)."""
-    if has_app_context():
-        _resolve(path)(*args)
-        return
-    from webapp import create_app
-
-    _run_in_app(create_app(), path, args)
+    _executor.submit(run_in_app, app, path, args)
 
 
 def _on_commit(session: Session) -> None:
     jobs = session.info.pop(_KEY, [])
-    if not jobs or not has_app_context():
+    starters = session.info.pop(_STARTERS_KEY, {})
+    if not has_app_context():
         return
-    if current_app.config["JOBS_SYNC"]:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    for start in starters.values():
+        start(app)
+    if not jobs:
+        return
+    if app.config["JOBS_SYNC"]:
         # No SQL may run inside after_commit: keep them for the end of the request (or for
         # run_sync_jobs() in code that runs outside a request).
-        from flask import g
-
         g.setdefault("pakn_sync_jobs", []).extend(jobs)
         return
     for path, args in jobs:
@@ -91,16 +104,15 @@ def _on_commit(session: Session) -> None:
 
 def run_sync_jobs(response: Any = None) -> Any:
     """Run the jobs JOBS_SYNC kept back (an after_request hook; tests may call it directly)."""
-    from flask import g
-
     jobs = g.pop("pakn_sync_jobs", []) if has_app_context() else []
     for path, args in jobs:
-        _resolve(path)(*args)
+        resolve(path)(*args)
     return response
 
 
 def _on_rollback(session: Session, previous: Any) -> None:
     session.info.pop(_KEY, None)
+    session.info.pop(_STARTERS_KEY, None)
 
 
 def install(app: Flask) -> None:

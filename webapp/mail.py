@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
-from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
 from flask import current_app
 
+from webapp import clock
 from webapp.devfiles import append_json_line
 
 log = logging.getLogger("webapp.mail")
@@ -34,7 +34,7 @@ def send_mail(to: str, subject: str, text: str, headers: dict[str, str] | None =
         try:
             append_json_line(config["MAIL_FILE_PATH"], {"to": to, "subject": subject, "text": text,
                                                         "headers": headers or {},
-                                                        "sent_at": datetime.now(UTC).isoformat()})
+                                                        "sent_at": clock.now().isoformat()})
         except OSError as exc:
             raise MailError(f"cannot write {config['MAIL_FILE_PATH']}: {exc}") from exc
     else:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Flask, Response
+
+from webapp.extensions import limiter
+from webapp.opendata import apikeys
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
@@ -16,11 +21,9 @@ def register(app: Flask) -> None:
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["PREFERRED_URL_SCHEME"] = "https" if https else "http"
-    from datetime import timedelta
 
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=app.config["SESSION_LIFETIME_HOURS"])
 
-    from webapp.extensions import limiter
 
     app.config["RATELIMIT_ENABLED"] = app.config["RATE_LIMITS"]
     app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "memory://"
@@ -30,7 +33,6 @@ def register(app: Flask) -> None:
     app.config["RATELIMIT_SWALLOW_ERRORS"] = True
     limiter.init_app(app)
 
-    from webapp.opendata import apikeys
 
     apikeys.install(app)  # after the limiter: a bad API key is still counted against the client's IP
 

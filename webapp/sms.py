@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
 
 from flask import current_app
 
+from webapp import clock
+from webapp.auth.models import OtpChallenge
 from webapp.devfiles import append_json_line
+from webapp.extensions import db
 
 log = logging.getLogger("webapp.sms")
 
@@ -30,7 +32,7 @@ def send_sms(to: str, text: str) -> None:
     elif backend == "file":
         try:
             append_json_line(config["SMS_FILE_PATH"], {"to": to, "text": text,
-                                                       "sent_at": datetime.now(UTC).isoformat()})
+                                                       "sent_at": clock.now().isoformat()})
         except OSError as exc:
             raise SmsError(f"cannot write {config['SMS_FILE_PATH']}: {exc}") from exc
     else:
@@ -38,7 +40,7 @@ def send_sms(to: str, text: str) -> None:
 
 
 def _send_http(to: str, text: str) -> None:
-    import requests
+    import requests  # heavy (~0.2 s) and needed only by the http backend
 
     config = current_app.config
     if not config["SMS_HTTP_URL"]:
@@ -69,9 +71,6 @@ def otp_text(code: str, purpose: str = "login") -> str:
 
 def deliver_otp(challenge_id: str, code: str) -> None:
     """Job: send the code of an OTP challenge and record whether the gateway took it."""
-    from webapp.auth.models import OtpChallenge
-    from webapp.extensions import db
-
     challenge = db.session.get(OtpChallenge, challenge_id)
     if challenge is None:
         return

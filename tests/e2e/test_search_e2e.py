@@ -41,12 +41,13 @@ def search_server(tmp_path_factory):
     (one of them confidential), indexed before any browser opens a page."""
     from sqlalchemy import select
 
-    from indexer.jobs import drain_outbox, get_engine, rebuild
     from webapp.demo.seed import seed
     from webapp.extensions import db
     from webapp.reference.models import Field, Ward
     from webapp.reports.codes import new_code
     from webapp.reports.models import Report, StatusEvent
+    from webapp.search.engines import get_engine
+    from webapp.search.indexing import drain_outbox, rebuild
 
     app = make_app(tmp_path_factory.mktemp("search") / "instance")
     with app.app_context():

@@ -38,12 +38,12 @@ MAX_EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "25"))  # per operation a
 @pytest.fixture(scope="module")
 def fuzz_app(tmp_path_factory):
     """A migrated SQLite app with published reports indexed in an embedded engine of its own."""
-    from indexer.jobs import drain_outbox
     from indexer.sqlite_fts import SqliteEngine
     from webapp.extensions import db
     from webapp.reference.models import Field, Ward
     from webapp.reports.codes import new_code
     from webapp.reports.models import Report
+    from webapp.search.indexing import drain_outbox
 
     folder = tmp_path_factory.mktemp("fuzz")
     app = build_app(f"sqlite:///{folder / 'pakn.sqlite3'}", folder)

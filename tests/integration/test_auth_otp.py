@@ -238,7 +238,7 @@ def test_the_sms_is_queued_after_commit_not_sent_in_the_request(app, client, ses
     before = len(sms_codes(app, "0987654321"))
     client.post("/dang-nhap", data={"phone": "0987654321"})
     assert len(sms_codes(app, "0987654321")) == before  # nothing sent inside the request
-    assert any(job.func_name == "webapp.jobs.run_job" for job in Queue("pakn", connection=conn).jobs)
+    assert any(job.func_name == "webapp.worker.run_job" for job in Queue("pakn", connection=conn).jobs)
 
 
 def test_sms_text_format_in_the_file_backend(app, client, clock):

@@ -28,11 +28,11 @@ from sqlalchemy import func, select, update
 
 from indexer.elastic import ElasticsearchEngine
 from indexer.engine import EngineUnavailable, SearchEngine
-from indexer.jobs import drain_outbox
 from indexer.sqlite_fts import SqliteEngine
 from tests.conftest import sms_codes
 from webapp.extensions import db
 from webapp.reports.models import Report
+from webapp.search.indexing import drain_outbox
 from webapp.search.models import OutboxEntry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -508,7 +508,7 @@ def test_redis_down_while_reports_are_sent_all_saved_and_indexed_once_it_is_back
     assert response.status_code == 201
     codes.append(response.get_json()["code"])
     queue = Queue("pakn", connection=private_redis.connection())
-    assert {job.func_name for job in queue.jobs} == {"indexer.jobs.drain_job", "webapp.jobs.run_job"}
+    assert {job.func_name for job in queue.jobs} == {"webapp.worker.drain_job", "webapp.worker.run_job"}
     with app.app_context():
         SimpleWorker([queue], connection=queue.connection).work(burst=True)
         assert pending_count() == 0

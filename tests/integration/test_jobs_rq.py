@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from indexer.dispatch import QUEUE_NAME
 from tests.conftest import REDIS_URL
+from webapp.jobs import QUEUE_NAME
 from webapp.reports.models import Report
 from webapp.search.models import OutboxEntry
 
@@ -30,7 +30,7 @@ def test_commit_enqueues_and_a_worker_indexes(app, session, search, make_report,
 
 
 def test_redis_down_the_report_is_saved_and_the_sweep_indexes_it(app, session, search, make_report, monkeypatch):
-    from indexer.jobs import drain_outbox
+    from webapp.search.indexing import drain_outbox
 
     monkeypatch.setitem(app.config, "REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens there
     make_report(title="Gửi khi Redis hỏng")

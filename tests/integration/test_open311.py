@@ -646,8 +646,8 @@ def test_an_outside_open311_client_lists_posts_and_reads_back(served):
     import requests
     from georeport import GeoReport
 
-    from indexer.jobs import drain_outbox
     from webapp.extensions import db
+    from webapp.search.indexing import drain_outbox
 
     application, root, raw = served
     client = GeoReport(root, api_key=raw)

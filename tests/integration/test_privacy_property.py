@@ -77,3 +77,175 @@ def test_no_public_search_reveals_a_confidential_sender(client, search, make_rep
     for item in json.loads(api_get).get("items", []):
         page = client.get(f"/pakn/{item['code']}").get_data(as_text=True)
         assert leaks(page) == []
+
+
+# -- every public surface, one public view ------------------------------------------------------------
+# A confidential sender who types their own details (in several spellings) into the title, content,
+# address and who gets an answer quoting them; staff-only timeline steps and a draft answer's file.
+# Every public surface must show exactly the public view and none of the private strings.
+import csv  # noqa: E402 - the second part of this module
+import io  # noqa: E402
+import itertools  # noqa: E402
+import xml.etree.ElementTree as ET  # noqa: E402
+from datetime import UTC, datetime, timedelta  # noqa: E402
+
+from markupsafe import escape  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+
+from indexer.text import OLD_MOBILE_PREFIXES  # noqa: E402
+
+NAMES = ["Hoàng Bảo Mật", "Nguyễn Kín Đáo", "Đoàn Giấu Tên"]
+NUMBERS = ["0987111222", "0356777888", "0912000999"]
+EMAILS = ["baomat.hoang@example.vn", "kindao@example.vn", "giauten@example.vn"]
+INTERNAL_NOTE = "Lãnh đạo trả lại dự thảo: nội bộ chưa công bố"
+DRAFT_TEXT = "Dự thảo nội bộ chưa duyệt"
+DRAFT_FILE = "du-thao-noi-bo.pdf"
+SENDER_ADDRESS = "Số 77 hẻm Kín Cổng"
+WORDS = ["đường", "ngập", "nước", "mưa", "cống", "rác", "đèn", "hỏng", "chợ", "cầu", "vỉa", "hè", "&", "<b>", "]]>"]
+_serial = itertools.count(1)
+
+
+def spellings(phone: str) -> list[str]:
+    """How people type a number: spaced, dotted, +84, 84, brackets, and the pre-2018 11 digits."""
+    spelled = [phone, f"{phone[:4]} {phone[4:7]} {phone[7:]}", f"{phone[:4]}.{phone[4:7]}.{phone[7:]}",
+               f"+84 {phone[1:4]} {phone[4:7]} {phone[7:]}", "84" + phone[1:], f"(+84) {phone[1:4]}-{phone[4:7]}-{phone[7:]}"]
+    old = next((o for o, new in OLD_MOBILE_PREFIXES.items() if phone.startswith(new)), None)
+    if old:
+        spelled.append(old + phone[3:])
+    return spelled
+
+
+def name_spellings(name: str) -> list[str]:
+    return [name, name.upper(), fold(name).title()]
+
+
+pii = st.integers(0, len(NAMES) - 1).flatmap(lambda i: st.tuples(
+    st.just(i), st.sampled_from(name_spellings(NAMES[i])), st.sampled_from(spellings(NUMBERS[i])),
+    st.sampled_from([EMAILS[i], EMAILS[i].upper()])))
+words = st.lists(st.sampled_from(WORDS), min_size=2, max_size=5).map(" ".join)
+# Where each piece of personal data is typed: title, content, address or the answer.
+place = st.sampled_from(["title", "content", "address", "answer"])
+
+
+def private_strings(i: int) -> list[str]:
+    return [*name_spellings(NAMES[i]), *spellings(NUMBERS[i]), mask_phone(NUMBERS[i]), EMAILS[i],
+            EMAILS[i].split("@")[0], SENDER_ADDRESS, INTERNAL_NOTE, DRAFT_TEXT, DRAFT_FILE]
+
+
+def leaked(text: str, i: int) -> list[str]:
+    folded = fold(text)
+    return [s for s in private_strings(i) if s.lower() in text.lower() or fold(s) in folded]
+
+
+def hostile_report(session, make_report, data, serial: int):
+    """A published confidential report with the sender's details typed everywhere, an internal
+    timeline, a published answer quoting them and a draft answer with a file."""
+    from webapp.auth.models import Unit
+    from webapp.reports.models import Answer, Attachment, StatusEvent
+
+    i, name, phone, email = data["pii"]
+    token = f"kiemtra{serial}"
+    texts = {"title": f"{token} {data['title']}", "content": data["content"], "address": f"Số {serial} {data['address']}",
+             "answer": f"Đã xử lý {data['answer']}"}
+    for value, where in zip((name, phone, email), data["places"], strict=True):
+        texts[where] += f" {value}"
+    at = datetime.now(UTC) - timedelta(hours=2)
+    report = make_report(title=texts["title"], content=texts["content"], address=texts["address"], confidential=True,
+                         sender_name=NAMES[i], sender_phone=NUMBERS[i], sender_email=EMAILS[i],
+                         sender_address=SENDER_ADDRESS, status="answered", submitted_at=at, published_at=at)
+    unit = session.scalar(select(Unit).where(Unit.slug == "so-xay-dung")) or Unit(name="Sở Xây dựng", slug="so-xay-dung")
+    report.events.extend([
+        StatusEvent(from_status=None, to_status="pending", note="Đã gửi", created_at=at),
+        StatusEvent(from_status="pending", to_status="accepted", note=f"Đã tiếp nhận, gọi {phone}", created_at=at),
+        StatusEvent(from_status="processing", to_status="processing", note=INTERNAL_NOTE, internal=True, created_at=at),
+        StatusEvent(from_status="processing", to_status="answered", note="Đã trả lời", created_at=at)])
+    draft = Answer(unit=unit, text=DRAFT_TEXT, state="returned", answered_at=at)
+    report.answers.extend([draft, Answer(unit=unit, text=texts["answer"], state="approved", answered_at=at,
+                                         published_at=at)])
+    session.flush()
+    session.add(Attachment(report=report, answer=draft, filename=DRAFT_FILE, stored_name=f"draft-{serial}-{report.id}",
+                           content_type="application/pdf", size=10))
+    session.flush()
+    return report, token
+
+
+def body_of(response) -> str:
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    return response.get_data(as_text=True)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.fixed_dictionaries({
+    "pii": pii, "places": st.tuples(place, place, place), "title": words, "content": words, "address": words,
+    "answer": words}))
+def test_every_public_surface_shows_the_public_view_and_no_private_string(app, client, session, search,
+                                                                           make_report, data):
+    from webapp.reports.public import public_view
+
+    i = data["pii"][0]
+    report, token = hostile_report(session, make_report, data, next(_serial))
+    code = report.code
+    search.index()
+    with app.test_request_context():
+        view = public_view(report)
+        expected_item = view.item()
+    assert view.sender is None and view.files == () and all(e.note != INTERNAL_NOTE for e in view.timeline)
+    for text in (view.title, view.content, view.address, view.answer.text, *(e.note or "" for e in view.timeline)):
+        assert leaked(text, i) == [], text
+
+    # the public page
+    page = body_of(client.get(f"/pakn/{code}"))
+    assert leaked(page, i) == []
+    for text in (view.title, view.content, view.address, view.answer.text):
+        assert str(escape(text)) in page
+    # the API: detail, list, and the similar reports of the send form
+    detail = client.get(f"/api/v1/reports/{code}").get_json()
+    assert leaked(json.dumps(detail, ensure_ascii=False), i) == []
+    assert (detail["title"], detail["content"], detail["address"], detail["answer"]["text"]) == (
+        view.title, view.content, view.address, view.answer.text)
+    assert detail["sender"] is None and detail["phone_masked"] is None
+    assert [(e["status"]["code"], e["note"]) for e in detail["timeline"]] == [(e.status, e.note) for e in view.timeline]
+    listed = client.get("/api/v1/reports", query_string={"q": token})
+    assert leaked(listed.get_data(as_text=True), i) == []
+    (item,) = [it for it in listed.get_json()["items"] if it["code"] == code]
+    assert item == {**expected_item, "excerpt": item["excerpt"]}
+    similar = client.post("/api/v1/reports/similar", json={"text": f"{token} {data['title']}"})
+    assert leaked(similar.get_data(as_text=True), i) == []
+    assert [it["title"] for it in similar.get_json()["items"] if it["code"] == code] == [view.title]
+    # a confidential report is never found by its sender's phone (any spelling) or name
+    for phone in spellings(NUMBERS[i])[:5]:
+        found = client.post("/api/v1/reports/search", json={"phone": phone}).get_json()
+        assert code not in [it["code"] for it in found["items"]] and leaked(json.dumps(found), i) == []
+    for name in name_spellings(NAMES[i]):
+        found = client.get("/api/v1/reports", query_string={"q": name}).get_json()
+        assert code not in [it["code"] for it in found["items"]]
+    # exports and the feed
+    rows = list(csv.DictReader(io.StringIO(body_of(client.get("/api/v1/reports.csv", query_string={"q": token}))
+                                           .lstrip("\ufeff"))))
+    (row,) = [r for r in rows if r["code"] == code]
+    assert (row["title"], row["content"], row["address"], row["answer"], row["sender_name"], row["phone_masked"]) == (
+        view.title, view.content, view.address, view.answer.text, "", "")
+    assert all(leaked(" ".join(r.values()), i) == [] for r in rows)
+    lines = [json.loads(x) for x in body_of(client.get("/api/v1/reports.jsonl", query_string={"q": token})).splitlines()]
+    (record,) = [r for r in lines if r["code"] == code]
+    assert (record["title"], record["content"], record["address"], record["answer"], record["sender_name"]) == (
+        view.title, view.content, view.address, view.answer.text, None)
+    assert leaked(json.dumps(lines, ensure_ascii=False), i) == []
+    feed = client.get("/tra-cuu/feed.atom", query_string={"q": token}).get_data()
+    atom = ET.fromstring(feed)  # noqa: S314 - our own feed; it must parse whatever a report contains
+    ns = "{http://www.w3.org/2005/Atom}"
+    titles = [e.findtext(f"{ns}title") for e in atom.findall(f"{ns}entry")]
+    assert f"{code}: {view.title}" in titles
+    assert leaked(feed.decode(), i) == []
+    # Open311, JSON and XML
+    (request_,) = client.get(f"/open311/v2/requests/{code}.json").get_json()
+    assert (request_["description"], request_["status_notes"], request_["extended_attributes"]["title"]) == (
+        view.content, view.answer.text, view.title)
+    assert request_["address"].startswith(view.address) and request_["media_url"] is None
+    assert leaked(json.dumps(request_, ensure_ascii=False), i) == []
+    xml = client.get(f"/open311/v2/requests/{code}.xml").get_data()
+    assert ET.fromstring(xml).findtext("request/description") == view.content  # noqa: S314 - our own XML
+    assert leaked(xml.decode(), i) == []
+    # Thống kê and the home page
+    for path in ("/thong-ke", "/api/v1/stats", "/"):
+        assert leaked(body_of(client.get(path)), i) == [], path

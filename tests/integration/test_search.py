@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 
 from indexer.documents import build_document
 from indexer.engine import EngineUnavailable
-from indexer.jobs import drain_outbox, reconcile, status
 from indexer.query import SearchQuery
 from indexer.sqlite_fts import SqliteEngine
 from webapp.reports.models import Report
+from webapp.search.indexing import drain_outbox, reconcile, status
 from webapp.search.models import OutboxEntry
 
 

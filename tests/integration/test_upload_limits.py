@@ -116,3 +116,15 @@ def test_the_send_form_has_a_per_account_budget_and_keeps_the_input(limited, clo
         from webapp.extensions import db
 
         assert db.session.scalar(select(func.count()).select_from(Report)) == 0
+
+
+def test_the_sweep_deletes_stale_uploads_hourly(app, client, session, otp_login, clock):
+    from webapp.search.indexing import drain_and_notify
+
+    otp_login(PHONE)
+    before = stored(app)
+    post_form(client, files=[("a.pdf", pdf(1000))], title="Ổ gà")
+    app.extensions.pop("pakn_upload_cleanup", None)
+    clock.advance(hours=25)
+    drain_and_notify()  # what the worker's sweep and the in-process runner call
+    assert session.scalar(select(func.count()).select_from(Upload)) == 0 and stored(app) == before

@@ -6,8 +6,11 @@ from flask import Blueprint, jsonify, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from webapp import access
+from webapp.access import login_required_json
+from webapp.errors import json_error as error
 from webapp.extensions import csrf, db
-from webapp.reports.codes import normalize_code
+from webapp.reports.public import public_view
 from webapp.search import services
 from webapp.search.request import SearchRequest
 from webapp.search.services import EngineUnavailable, ParamError
@@ -16,16 +19,9 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # a public, cookie-less read API; nothing here changes state
 
 
-def error(code: str, message: str, status: int, field: str | None = None):
-    return jsonify(error={"code": code, "message": message, "field": field}), status
-
-
 @bp.errorhandler(ParamError)
 def _bad_param(exc: ParamError):
-    response = jsonify(exc.as_json())
-    if exc.retry_after:
-        response.headers["Retry-After"] = str(exc.retry_after)
-    return response, exc.status
+    return exc.response()
 
 
 @bp.errorhandler(EngineUnavailable)
@@ -54,19 +50,9 @@ def search_reports_post():
 
 @bp.get("/reports/<code>")
 def report(code: str):
-    from indexer.documents import build_document
-    from webapp.reports.models import Report
-
-    normalized = normalize_code(code)
-    found = db.session.scalar(select(Report).where(Report.code == normalized)) if normalized else None
-    doc = build_document(found) if found is not None else None
-    if doc is None:
-        return error("not_found", _("Không tìm thấy phản ánh công khai có mã này."), 404, "code")
-    item = services.item_json(doc)
-    item["content"] = doc["content"]
-    item["timeline"] = [{"status": {"code": e.to_status, "label": e.to_label},
-                         "at": e.created_at.isoformat(), "note": e.note or None} for e in found.events]
-    return jsonify(item)
+    # Who may open it is the access rule (404 JSON when not published); what the public sees of it
+    # is the one public view: masked text, no confidential sender, the public timeline only.
+    return jsonify(public_view(access.published_report(code)).detail_json())
 
 
 @bp.get("/meta/fields")
@@ -85,14 +71,6 @@ def regions():
 
 
 # -- sending and following (logged-in citizens) --------------------------------------------------------
-def _login_required_json():
-    from flask_login import current_user
-
-    if not current_user.is_authenticated:
-        return error("login_required", _("Vui lòng đăng nhập."), 401)
-    return None
-
-
 @bp.post("/reports/similar")
 def similar():
     """Up to 5 published reports like the text being typed (for the send form); empty on any trouble."""
@@ -133,6 +111,7 @@ def _send_values(body: dict, user) -> tuple[dict, dict[str, str]]:  # noqa: ANN0
 
 
 @bp.post("/reports")
+@login_required_json
 def create_report():
     """Send a report or idea: JSON, or multipart (fields + files) with the header X-Requested-With.
 
@@ -145,9 +124,6 @@ def create_report():
     from webapp.reports import uploads, validation
     from webapp.reports.services import SendError, send_budget_refusal
 
-    denied = _login_required_json()
-    if denied:
-        return denied
     user = current_user._get_current_object()
     limited = send_budget_refusal(user)
     if limited is not None:
@@ -204,14 +180,12 @@ def create_report():
 
 
 @bp.get("/me/reports")
+@login_required_json
 def my_reports():
     from flask_login import current_user
 
     from webapp.reports.models import Report
 
-    denied = _login_required_json()
-    if denied:
-        return denied
     reports = db.session.scalars(select(Report).where(Report.user_id == current_user.id)
                                  .order_by(Report.submitted_at.desc(), Report.id.desc()).limit(200)).all()
     return jsonify(items=[{

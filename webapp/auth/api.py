@@ -6,9 +6,11 @@ from flask import Blueprint, jsonify, request, session
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from webapp.access import login_required_json
 from webapp.auth import services
 from webapp.auth.routes import OTP_KEY
 from webapp.auth.services import AuthError
+from webapp.errors import json_error
 from webapp.extensions import csrf, db, limiter
 
 bp = Blueprint("auth_api", __name__, url_prefix="/api/v1/auth")
@@ -18,11 +20,7 @@ csrf.exempt(bp)
 
 
 def _error(exc: AuthError):
-    response = jsonify(error={"code": exc.code, "message": exc.message})
-    response.status_code = exc.status
-    if exc.retry_after:
-        response.headers["Retry-After"] = str(exc.retry_after)
-    return response
+    return json_error(exc.code, exc.message, exc.status, retry_after=exc.retry_after)
 
 
 def _body() -> dict:
@@ -67,17 +65,12 @@ def otp_verify():
 
 # -- the phone of a logged-in account that has none verified (a login through Google or the national
 # portal): tracking codes go only to a verified phone, so sending a report needs one --------------------
-def _logged_in():
-    if not current_user.is_authenticated:
-        raise AuthError("login_required", _("Vui lòng đăng nhập."), 401)
-    return current_user._get_current_object()
-
-
 @bp.post("/phone/request")
 @limiter.limit("30 per minute")
+@login_required_json
 def phone_request():
     try:
-        user = _logged_in()
+        user = current_user._get_current_object()
         body = _body()
         issued = services.request_phone_verification(user, str(body.get("phone") or ""))
         session[services.PHONE_OTP_KEY] = issued.challenge.id
@@ -91,9 +84,10 @@ def phone_request():
 
 @bp.post("/phone/verify")
 @limiter.limit("60 per minute")
+@login_required_json
 def phone_verify():
     try:
-        user = _logged_in()
+        user = current_user._get_current_object()
         body = _body()
         phone = services.verify_account_phone(user, session.get(services.PHONE_OTP_KEY), str(body.get("code") or ""))
         session.pop(services.PHONE_OTP_KEY, None)

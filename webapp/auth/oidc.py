@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 
 from indexer.text import mask_phone, normalize_phone
 from webapp.auth.models import OidcIdentity, Role, RoleName, User, UserKind, UserStatus
-from webapp.auth.services import AuthError, audit, now
+from webapp.auth.services import AuthError, audit
+from webapp.clock import now
 from webapp.extensions import db
 
 PROVIDERS = {

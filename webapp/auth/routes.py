@@ -13,8 +13,9 @@ from webapp.auth.forms import CodeForm, PasswordLoginForm, PhoneForm, RegisterFo
 from webapp.auth.models import OtpChallenge, Role, RoleName, User, UserKind, UserStatus
 from webapp.auth.services import AuthError
 from webapp.db import begin_write
+from webapp.errors import json_error
 from webapp.extensions import db, limiter
-from webapp.main.routes import safe_next
+from webapp.main.helpers import safe_next
 
 bp = Blueprint("auth", __name__)
 OTP_KEY = "otp_challenge"
@@ -93,7 +94,7 @@ def code_status():
     """For the code page's script: SMS delivery state and the timers."""
     challenge = _challenge()
     if challenge is None:
-        return jsonify(error={"code": "no_challenge"}), 404
+        return json_error("no_challenge", _("Vui lòng nhập số điện thoại để nhận mã."), 404)
     return jsonify(sms_status=challenge.sms_status, seconds_left=_seconds_left(challenge),
                    resend_in=services.resend_wait(challenge))
 

@@ -11,9 +11,8 @@ import hmac
 import logging
 import math
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pyotp
@@ -36,18 +35,11 @@ from webapp.auth.models import (
     UserStatus,
 )
 from webapp.clientip import client_key
-from webapp.db import begin_write, utcnow
+from webapp.clock import now  # the one clock; also imported from here by older callers
+from webapp.db import begin_write
 from webapp.extensions import db
 from webapp.jobs import after_commit
 from webapp.mail import MailError, send_mail
-
-# A controllable clock: tests replace it; everything about expiry and limits reads it.
-clock: list[Callable[[], datetime]] = [utcnow]
-
-
-def now() -> datetime:
-    return clock[0]()
-
 
 log = logging.getLogger("webapp.auth")
 

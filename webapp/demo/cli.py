@@ -5,7 +5,10 @@ from __future__ import annotations
 import sys
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
+
+from webapp.demo.seed import seed as seed_data
 
 
 @click.command("seed-demo")
@@ -16,10 +19,6 @@ from flask.cli import with_appcontext
 @with_appcontext
 def seed_demo(count: int | None, seed: int, if_empty: bool) -> None:
     """Create demo units, staff accounts and reports (deterministic for a given seed)."""
-    from flask import current_app
-
-    from webapp.demo.seed import seed as seed_data
-
     if count is None:
         count = current_app.config["DEMO_REPORTS"]
     with click.progressbar(length=count, label="Đang tạo phản ánh mẫu", file=sys.stderr,

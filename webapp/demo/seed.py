@@ -12,6 +12,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
+from indexer.text import fold
 from webapp.auth.models import Membership, Role, RoleName, Unit, User, UserKind, UserStatus
 from webapp.extensions import db
 from webapp.reference.models import Field, LegacyPlace, Province, Ward
@@ -203,8 +204,6 @@ def _unit(name: str, slug: str, parent: Unit | None = None, intake: bool = False
 
 
 def _slug(name: str) -> str:
-    from indexer.text import fold
-
     return "-".join(fold(name).replace(",", "").split())[:90]
 
 

@@ -48,7 +48,7 @@ def serve() -> None:
   Nhấn Ctrl+C để dừng.
 {bar}""")
     if not app.config["REDIS_URL"] and app.config["INDEXER_INLINE"]:
-        from indexer.dispatch import runner
+        from webapp.search.indexing import runner
 
         runner(app).start()  # sweeps the outbox and sends due saved-search alerts from the start
     run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False,

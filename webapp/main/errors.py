@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+import time
+
+from flask import Flask, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from webapp.extensions import db
+from webapp.errors import json_error, renderer_for
+from webapp.extensions import db, limiter
 
 
 def _messages() -> dict[int, tuple[str, str]]:
@@ -25,12 +28,10 @@ def _messages() -> dict[int, tuple[str, str]]:
 
 def retry_after_seconds() -> int | None:
     """Seconds until the request limit the current request broke resets (Flask-Limiter), if any."""
-    import time
-
-    from webapp.extensions import limiter
-
     try:
         current = limiter.current_limit
+        # The limiter's reset is a Unix time from its storage (Redis or memory), which follows the
+        # system clock, not the app's: compare it with the system time, not webapp.clock.
         return max(1, int(current.reset_at - time.time())) if current is not None else None
     except Exception:  # noqa: BLE001 - the limiter's storage may be away; the message then says less
         return None
@@ -41,13 +42,12 @@ def render_error(code: int):
     if code == 429 and request.path.startswith(("/api/", "/open311/")):
         wait = retry_after_seconds()
         text = _("Vui lòng thử lại sau %(n)d giây.", n=wait) if wait else _("Vui lòng thử lại sau ít phút.")
-    if request.path.startswith("/open311/"):
-        from webapp.open311.routes import error_response
-
-        return error_response(code, title + ". " + text)
+    render = renderer_for(request.path)  # a feature with its own error format (Open311)
+    if render is not None:
+        return render(code, title + ". " + text)
     if request.path.startswith("/api/"):
         name = "rate_limited" if code == 429 else f"http_{code}"
-        return jsonify(error={"code": name, "message": title + ". " + text}), code
+        return json_error(name, title + ". " + text, code)
     return render_template("errors/error.html", code=code, title=title, text=text), code
 
 

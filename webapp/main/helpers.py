@@ -1,13 +1,18 @@
-"""Template filters and globals: local dates, masked phones, Vietnamese number format."""
+"""Template filters and globals (local dates, masked phones, Vietnamese number format) and
+``safe_next``, the check of every redirect target a request names."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlsplit
 
-from flask import Flask, request
+from flask import Flask, request, url_for
 from flask_babel import format_datetime, format_number, get_locale
+from sqlalchemy.exc import SQLAlchemyError
 
 from indexer.text import mask_phone
+from webapp.warnings.services import active
+from webapp.workflow.services import is_overdue as overdue
 
 
 def local_datetime(value: datetime | None, fmt: str = "dd/MM/yyyy HH:mm") -> str:
@@ -28,6 +33,17 @@ def iso_local_date(value: str | None) -> str:
     return local_date(datetime.fromisoformat(value))
 
 
+def safe_next(target: str | None) -> str:
+    """A redirect target on this site only (never an absolute or scheme-relative URL)."""
+    if not target:
+        return url_for("main.home")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
+            or "\\" in target:
+        return url_for("main.home")
+    return target
+
+
 def register(app: Flask) -> None:
     app.jinja_env.filters["iso_local_date"] = iso_local_date
     app.jinja_env.filters["local_datetime"] = local_datetime
@@ -38,17 +54,11 @@ def register(app: Flask) -> None:
     @app.template_global()
     def is_overdue(report) -> bool:  # noqa: ANN001
         """Past its answer deadline and still not answered (flagged on public and staff pages)."""
-        from webapp.workflow.services import is_overdue as overdue
-
         return overdue(report)
 
     @app.template_global()
     def active_warnings_banner() -> list:
         """Approved warnings in force, for the banner on every page (none if the database is away)."""
-        from sqlalchemy.exc import SQLAlchemyError
-
-        from webapp.warnings.services import active
-
         try:
             return active()
         except SQLAlchemyError:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, session
 from sqlalchemy import func, select
 
 from webapp.extensions import db
+from webapp.main.helpers import safe_next
 from webapp.reports.models import Report, ReportType, Status
+from webapp.reports.public import public_view
 
 bp = Blueprint("main", __name__)
 
@@ -20,23 +20,12 @@ def home():
         select(Report.type, func.count()).where(published).group_by(Report.type)).all())
     answered = db.session.scalar(select(func.count()).where(
         published, Report.status.in_([Status.ANSWERED, Status.CLOSED])))
-    latest = db.session.scalars(
-        select(Report).where(published).order_by(Report.submitted_at.desc(), Report.id.desc())
-        .limit(8)).all()
+    # The cards show the public view (masked title), as every public surface does.
+    latest = [public_view(r) for r in db.session.scalars(
+        select(Report).where(published).order_by(Report.submitted_at.desc(), Report.id.desc()).limit(8))]
     return render_template(
         "main/home.html", latest=latest, answered=answered or 0,
         pakn_count=counts.get(ReportType.PAKN, 0), idea_count=counts.get(ReportType.IDEA, 0))
-
-
-def safe_next(target: str | None) -> str:
-    """A redirect target on this site only (never an absolute or scheme-relative URL)."""
-    if not target:
-        return url_for("main.home")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
-            or "\\" in target:
-        return url_for("main.home")
-    return target
 
 
 @bp.get("/ngon-ngu/<code>")

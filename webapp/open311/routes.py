@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
-from flask_babel import gettext as _
+from flask.blueprints import BlueprintSetupState
 
+from webapp import access
+from webapp.errors import register_renderer
 from webapp.extensions import csrf, db
+from webapp.feeds import xml_text
 from webapp.open311 import services
 from webapp.open311.services import Open311Error
 from webapp.opendata import apikeys
@@ -22,7 +24,6 @@ FMT = "<any(json, xml):fmt>"  # any other extension matches no route: 404
 XML_TYPE = "text/xml; charset=utf-8"
 # Names of the elements of a list, by the name of the list (the spec's XML).
 _ITEM_TAGS = {"attributes": "attribute", "values": "value", "endpoints": "endpoint", "formats": "format"}
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # characters XML 1.0 cannot hold
 
 
 def _fill(element: ET.Element, value: Any) -> None:
@@ -37,7 +38,7 @@ def _fill(element: ET.Element, value: Any) -> None:
     elif isinstance(value, bool):
         element.text = "true" if value else "false"
     elif value is not None:
-        element.text = _NOT_XML.sub("", str(value))
+        element.text = xml_text(value)  # ElementTree escapes; XML 1.0's missing characters dropped
 
 
 def xml_bytes(root: str, value: Any, item: str | None = None) -> bytes:
@@ -74,6 +75,11 @@ def _open311_error(exc: Open311Error):
 @bp.errorhandler(EngineUnavailable)
 def _engine_down(exc: EngineUnavailable):
     return error_response(503, unavailable_message())
+
+
+@bp.errorhandler(access.ApiKeyRefused)
+def _key_refused(exc: access.ApiKeyRefused):
+    return error_response(403, "api_key: " + str(exc.description))
 
 
 @bp.before_request
@@ -116,16 +122,16 @@ def request_detail(request_id: str, fmt: str):
 @bp.post(f"/requests.{FMT}")
 def create_request(fmt: str):
     """A partner sends a report: form-encoded per the spec, with a key that may write (else 403)."""
-    key = apikeys.current().key
-    if key is None:
-        raise Open311Error(403, "api_key: " + _("Gửi phản ánh qua Open311 cần khóa API (tham số api_key "
-                                                "hoặc tiêu đề X-API-Key)."))
-    if not key.can_write:
-        raise Open311Error(403, "api_key: " + _("Khóa API này chỉ có quyền đọc; gửi phản ánh cần khóa có "
-                                                "quyền ghi."))
+    key = access.sending_api_key()
     idempotency_key = (request.headers.get("Idempotency-Key") or request.form.get("idempotency_key") or "").strip()
     report, created = services.create_request(request.form, key, idempotency_key or None)
     db.session.commit()
     answer = [{"service_request_id": report.code, "service_notice": services.service_notice(report),
                "account_id": None}]
     return respond(fmt, answer, "service_requests", "request", 201 if created else 200)
+
+
+@bp.record_once
+def _render_http_errors(state: BlueprintSetupState) -> None:
+    """The app's HTTP errors (404, 405, 429, 500…) under /open311/ answer in the spec's format."""
+    register_renderer(state.app, "/open311/", error_response)

@@ -1,10 +1,9 @@
 """Open311 GeoReport v2 over PAKN: services are the fields (lĩnh vực), service requests are the
 published reports, and a POST goes into ``webapp.reports.services.create_report``.
 
-What a request shows of a report comes from its public document (``indexer.documents.build_document``,
-the one place that decides what is public): the masked text, never a sender. The row adds only
-non-personal facts the public report page shows too (deadline, the public timeline's last change,
-a public image).
+What a request shows of a report comes from its public view (``webapp.reports.public.public_view``,
+the one place that decides what is public): the masked text, never a sender, the deadline, the
+public timeline's last change and a public image, as on the public report page.
 """
 
 from __future__ import annotations
@@ -18,19 +17,18 @@ from zoneinfo import ZoneInfo
 from flask import current_app, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
-from indexer.documents import build_document
 from indexer.query import MAX_PER_PAGE
 from indexer.text import fold, nfc
-from webapp.auth.services import now
+from webapp.clock import now
 from webapp.extensions import db
 from webapp.opendata.models import ApiKey
 from webapp.reference.models import Field
 from webapp.reference.services import ward_keys
 from webapp.reports import validation
 from webapp.reports.codes import normalize_code
-from webapp.reports.models import STATUS_LABELS, Answer, Report, Status
+from webapp.reports.models import STATUS_LABELS, Report, Status
+from webapp.reports.public import LOAD_OPTIONS, PublicReport, public_view
 from webapp.reports.services import SendError, create_report
 from webapp.search import services as search
 from webapp.search.request import SearchRequest
@@ -123,55 +121,40 @@ def discovery(base_url: str) -> dict[str, Any]:
 
 
 # -- service requests (published reports) ----------------------------------------------------------------
-def _updated(report: Report) -> datetime:
-    """The last change the public can see: a public timeline step, the publication or the answer."""
-    moments = [report.submitted_at, report.published_at, *(e.created_at for e in report.public_events)]
-    answer = report.published_answer
-    if answer is not None:
-        moments.append(answer.published_at)
-    return max(m for m in moments if m is not None)
-
-
-def _media_url(report: Report) -> str | None:
-    """The first image the sender attached, where the public may see it (as the report page decides)."""
-    if report.confidential:
-        return None
-    image = next((a for a in report.own_attachments if a.content_type.startswith("image/")), None)
-    return url_for("reports.attachment", attachment_id=image.id, _external=True) if image else None
-
-
-def request_json(report: Report, doc: dict[str, Any]) -> dict[str, Any]:
-    """One service request: text and place from the public document ``doc``, never a sender."""
-    status = Status(doc["status"])
+def request_json(view: PublicReport) -> dict[str, Any]:
+    """One service request, from the public view of a report: never a sender."""
+    doc = view.doc
+    status = Status(view.status)
     location = doc.get("location") or {}
     place = doc.get("ward") or doc.get("legacy_place")
-    address = ", ".join(p for p in (doc.get("address"), place, doc.get("province")) if p)
+    address = ", ".join(p for p in (view.address, place, doc.get("province")) if p)
+    image = view.first_image
     return {
-        "service_request_id": doc["code"],
+        "service_request_id": view.code,
         "status": "open" if status in OPEN else "closed",
-        "status_notes": doc.get("answer") or None,
-        "service_name": doc["field_name"],
-        "service_code": doc["field"],
-        "description": doc["content"],
-        "agency_responsible": doc.get("answer_unit"),
+        "status_notes": (view.answer.text or None) if view.answer else None,
+        "service_name": view.field.name,
+        "service_code": view.field.slug,
+        "description": view.content,
+        "agency_responsible": view.answer.unit if view.answer else None,
         "service_notice": None,
-        "requested_datetime": _local(doc["submitted_at"]),
-        "updated_datetime": _local(_updated(report)),
-        "expected_datetime": _local(report.deadline_at) if status in SHOWN_DEADLINE else None,
+        "requested_datetime": _local(view.submitted_at),
+        "updated_datetime": _local(view.updated_at),
+        "expected_datetime": _local(view.deadline_at) if status in SHOWN_DEADLINE else None,
         "address": address,
         "lat": location.get("lat"),
         "long": location.get("lon"),
-        "media_url": _media_url(report),
+        "media_url": image.external_url if image else None,
         "extended_attributes": {
             "pakn_status": status.value,
             "pakn_status_label": str(STATUS_LABELS[status]),
-            "type": doc["type"],
-            "title": doc["title"],
+            "type": view.type,
+            "title": view.title,
             "ward_code": doc.get("ward_code"),
             "ward": doc.get("ward"),
             "province_code": doc["province_code"],
             "province": doc["province"],
-            "url": url_for("reports.public_report", code=doc["code"], _external=True),
+            "url": url_for("reports.public_report", code=view.code, _external=True),
         },
     }
 
@@ -179,17 +162,14 @@ def request_json(report: Report, doc: dict[str, Any]) -> dict[str, Any]:
 def _published(reports: list[Report]) -> list[dict[str, Any]]:
     out = []
     for report in reports:
-        doc = build_document(report)
-        if doc is not None:  # the index may lag behind an unpublication: the row decides
-            out.append(request_json(report, doc))
+        view = public_view(report)
+        if view is not None:  # the index may lag behind an unpublication: the row decides
+            out.append(request_json(view))
     return out
 
 
 def _load(condition: Any) -> list[Report]:
-    return list(db.session.scalars(select(Report).where(condition).options(
-        selectinload(Report.field), selectinload(Report.ward), selectinload(Report.province),
-        selectinload(Report.events), selectinload(Report.attachments),
-        selectinload(Report.answers).selectinload(Answer.unit))))
+    return list(db.session.scalars(select(Report).where(condition).options(*LOAD_OPTIONS)))
 
 
 def get_request(request_id: str) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """E-mail alerts of saved searches: the public reports that newly match, daily or at once.
 
-``send_due`` is the job: the indexer's background thread (embedded mode) and the RQ worker's sweep
-call ``tick`` after each outbox drain, and ``flask alerts send`` does the same from cron. Each saved
+``send_due`` is the job: ``tick`` receives the search package's ``documents_indexed`` signal, sent
+after each outbox drain (the in-process runner, the RQ drain job and the worker's sweep), and
+``flask alerts send`` does the same from cron. Each saved
 search is handled in its own transaction: the mail is sent, then the reports in it are recorded
 (``saved_search_hits``) and the search marked checked. A mail that fails leaves nothing recorded,
 so the next run tries again; a report already recorded is never mailed again, so a job that runs
@@ -11,12 +12,13 @@ twice, or two workers at once, cannot send a report twice to the same search.
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import current_app, url_for
+from flask import current_app, has_request_context, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -24,12 +26,14 @@ from sqlalchemy import delete, select
 from werkzeug.datastructures import MultiDict
 
 from indexer.engine import EngineUnavailable
-from indexer.jobs import get_engine
+from webapp.clock import now
 from webapp.extensions import db
 from webapp.mail import MailError, send_mail
 from webapp.opendata.models import AlertFrequency, SavedSearch, SavedSearchHit
 from webapp.search import services
+from webapp.search.engines import get_engine
 from webapp.search.request import SearchRequest
+from webapp.search.signals import documents_indexed
 
 log = logging.getLogger("webapp.alerts")
 # Reports can be indexed a little after their publication time: each run looks back this far and
@@ -37,10 +41,6 @@ log = logging.getLogger("webapp.alerts")
 LOOKBACK = timedelta(days=1)
 MAX_ITEMS = 50           # reports listed in one mail (the rest: "and N more", with a link)
 HITS_KEPT = timedelta(days=30)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def params_of(saved: SavedSearch) -> MultiDict:
@@ -123,10 +123,6 @@ def send_one(saved: SavedSearch, at: datetime) -> int:
 
 def links_context():  # noqa: ANN201 - a context manager
     """A request context on PUBLIC_URL, so that links in mail sent by a job point at the portal."""
-    from contextlib import nullcontext
-
-    from flask import has_request_context
-
     if has_request_context():
         return nullcontext()
     config = current_app.config
@@ -173,8 +169,17 @@ def _send_due(at: datetime) -> dict[str, int]:
     return counts
 
 
+def install() -> None:
+    """Subscribe to ``documents_indexed`` (idempotent; called by the app factory)."""
+    documents_indexed.connect(_on_documents_indexed)
+
+
+def _on_documents_indexed(sender: Any, **extra: Any) -> None:
+    tick()
+
+
 def tick() -> None:
-    """Called by the indexer's sweeps after a drain; never raises into them."""
+    """Send the alerts that are due after a drain; never raises into the drain."""
     try:
         if db.session.scalar(select(SavedSearch.id).where(
                 SavedSearch.frequency.in_([AlertFrequency.IMMEDIATE, AlertFrequency.DAILY])).limit(1)) is None:

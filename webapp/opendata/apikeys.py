@@ -19,7 +19,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import Flask, current_app, has_request_context, jsonify, request
+from flask import Flask, current_app, has_request_context, request
 from flask_babel import gettext as _
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -28,10 +28,11 @@ from werkzeug.exceptions import HTTPException
 import config
 from indexer.text import nfc
 from webapp.auth.models import User, UserKind, UserStatus
-from webapp.auth.services import now
 from webapp.clientip import client_key
+from webapp.clock import now
 from webapp.db import begin_write
-from webapp.extensions import db
+from webapp.errors import json_error
+from webapp.extensions import ApiLimit, db
 from webapp.opendata.models import ApiKey
 
 KEY_START = "pakn"
@@ -174,7 +175,10 @@ def not_api_request() -> bool:
 
 
 def install(app: Flask) -> None:
-    """Check the key of every API request: refuse a bad one on /api/v1, record a good one's use."""
+    """Check the key of every API request: refuse a bad one on /api/v1, record a good one's use;
+    give the limiter the API's shared limit (per key, else per client IP)."""
+    app.extensions["pakn_api_limit"] = ApiLimit(limit=request_rate_limit, key=request_rate_key,
+                                                exempt=not_api_request)
 
     @app.before_request
     def _check_api_key():  # noqa: ANN202 - a Flask hook
@@ -184,8 +188,7 @@ def install(app: Flask) -> None:
         if check.key is not None:
             touch(check.key)
         elif check.raw and not request.path.startswith(OPEN311_PATH):  # Open311 answers in its own format
-            return jsonify(error={"code": "invalid_api_key", "message": invalid_key_message(),
-                                  "field": "api_key"}), 401
+            return json_error("invalid_api_key", invalid_key_message(), 401, "api_key")
         return None
 
 

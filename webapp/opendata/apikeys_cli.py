@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy import select
+
+from webapp.extensions import db
+from webapp.opendata import apikeys
+from webapp.opendata.models import ApiKey
 
 apikeys_cli = AppGroup("apikeys", help="Khóa API của đối tác: tạo, liệt kê, thu hồi.")
 
@@ -15,7 +21,6 @@ apikeys_cli = AppGroup("apikeys", help="Khóa API của đối tác: tạo, li�
 def _when(value: datetime | None) -> str:
     if value is None:
         return "—"
-    from zoneinfo import ZoneInfo
 
     return value.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime("%Y-%m-%d %H:%M")
 
@@ -27,9 +32,6 @@ def _when(value: datetime | None) -> str:
 @click.option("--write", is_flag=True, help="The key may also send reports (Open311 POST).")
 def create(name: str, rate_limit: str, write: bool) -> None:
     """Create a key and print it, once: only its hash is stored."""
-    from webapp.extensions import db
-    from webapp.opendata import apikeys
-
     try:
         key, raw = apikeys.create(name, rate_limit.strip(), write)
     except ValueError as exc:
@@ -46,11 +48,6 @@ def create(name: str, rate_limit: str, write: bool) -> None:
 @apikeys_cli.command("list")
 def list_keys() -> None:
     """Every key: prefix, name, limit, write, created, last used, revoked."""
-    from sqlalchemy import select
-
-    from webapp.extensions import db
-    from webapp.opendata.models import ApiKey
-
     rows = [("PREFIX", "NAME", "LIMIT", "WRITE", "CREATED", "LAST USED", "REVOKED")]
     for key in db.session.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)):
         rows.append((key.prefix, key.name, key.rate_limit, "yes" if key.can_write else "no",
@@ -67,9 +64,6 @@ def list_keys() -> None:
 @click.argument("prefix")
 def revoke(prefix: str) -> None:
     """Revoke the key with PREFIX: its requests are refused from now on."""
-    from webapp.extensions import db
-    from webapp.opendata import apikeys
-
     key = apikeys.revoke(prefix)
     if key is None:
         click.echo(f"Lỗi: không có khóa API tiền tố '{prefix}' (xem flask apikeys list).", err=True)

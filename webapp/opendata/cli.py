@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from webapp.opendata.alerts import send_due
+
 
 @click.group("alerts")
 def alerts_cli() -> None:
@@ -15,8 +17,6 @@ def alerts_cli() -> None:
 @with_appcontext
 def send_command() -> None:
     """Send every due alert now (immediate ones; daily ones after ALERTS_DAILY_HOUR, once a day)."""
-    from webapp.opendata.alerts import send_due
-
     counts = send_due()
     click.echo(f"Đã xét {counts['checked']} tìm kiếm, gửi {counts['mailed']} thư "
                f"({counts['reports']} phản ánh); {counts['failed']} thư lỗi sẽ gửi lại lần sau.")

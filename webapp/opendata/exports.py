@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 
-from indexer.jobs import get_engine
 from indexer.query import SearchQuery
 from webapp.search import services
+from webapp.search.engines import get_engine
 
 BOM = "\ufeff"
 ROWS_PER_CHUNK = 200

@@ -7,10 +7,8 @@ from datetime import UTC, datetime
 from flask import (
     Blueprint,
     Response,
-    abort,
     current_app,
     flash,
-    jsonify,
     redirect,
     render_template,
     request,
@@ -18,10 +16,12 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
+from webapp import access, clock, feeds
+from webapp.errors import json_error as _error
 from webapp.extensions import db
 from webapp.opendata import exports
 from webapp.opendata.alerts import params_of, saved_id_from_token
@@ -35,24 +35,20 @@ bp = Blueprint("opendata", __name__)
 FEED_SIZE = 50
 
 
-def _error(code: str, message: str, status: int, field: str | None = None):
-    return jsonify(error={"code": code, "message": message, "field": field}), status
-
-
 def _export_query():
     """The checked query of an export, or an error response (before any byte of the file)."""
     try:
         probe = SearchRequest.from_args(request.args, surface="export").probe()
         query, total = probe.query, probe.total
     except ParamError as exc:
-        return None, (jsonify(exc.as_json()), 400)
+        return None, exc.response()
     except EngineUnavailable:
         return None, _error(services.UNAVAILABLE_CODE, services.unavailable_message(), 503)
     return (query, total), None
 
 
 def _stream(chunks, mimetype: str, ext: str, total: int) -> Response:
-    stamp = datetime.now(UTC).astimezone(exports.ZoneInfo(current_app.config["TIMEZONE"])).strftime("%Y%m%d-%H%M")
+    stamp = clock.now().astimezone(exports.ZoneInfo(current_app.config["TIMEZONE"])).strftime("%Y%m%d-%H%M")
     response = Response(stream_with_context(chunks), mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="pakn-tra-cuu-{stamp}.{ext}"'
     response.headers["X-Total-Count"] = str(total)
@@ -99,13 +95,32 @@ def search_feed():
     except EngineUnavailable:
         return Response(services.unavailable_message(), 503, mimetype="text/plain",
                         headers={"Retry-After": "120"})
-    items = [(hit.doc, services.item_json(hit.doc)) for hit in result.hits]
-    updated = max((datetime.fromisoformat(d.get("published_at") or d["submitted_at"]) for d, _i in items),
-                  default=datetime(2020, 1, 1, tzinfo=UTC))
     kept = search.params(FILTER_PARAMS)  # the feed's own order, size and page are fixed
-    return Response(render_template("opendata/search_feed.atom", items=items, updated=updated, params=kept,
-                                    title=feed_title(kept)),
-                    mimetype="application/atom+xml")
+    entries = [_feed_entry(hit.doc) for hit in result.hits]
+    self_url = url_for("opendata.search_feed", _external=True, **kept.to_dict(flat=False))
+    return Response(feeds.atom(
+        feed_id=self_url, title=_("Tra cứu PAKN: %(title)s", title=feed_title(kept)), self_url=self_url,
+        alternate_url=url_for("search.index", _external=True, **kept.to_dict(flat=False)),
+        updated=max((e.updated for e in entries), default=datetime(2020, 1, 1, tzinfo=UTC)), entries=entries),
+        mimetype="application/atom+xml")
+
+
+def _feed_entry(doc: dict) -> feeds.Entry:
+    """One report of the search feed, from its public document (the public view's)."""
+    item = services.item_json(doc)
+    summary = f"{item['status']['label']} · {item['field']['name']}"
+    if item["region"]["ward"]:
+        summary += f" · {item['region']['ward']}"
+    summary += "\n" + feeds.shorten(doc.get("content") or "")
+    if item["answer"]:
+        summary += "\n\n" + _("Trả lời của %(unit)s:", unit=item["answer"]["unit"]) + " " + feeds.shorten(
+            item["answer"]["text"])
+    published = datetime.fromisoformat(doc["submitted_at"])
+    return feeds.Entry(
+        id=item["url"], title=f"{item['code']}: {item['title']}", link=item["url"], published=published,
+        updated=datetime.fromisoformat(doc["published_at"]) if doc.get("published_at") else published,
+        author=item["sender"]["name"] if item["sender"] else _("Người gửi đề nghị giữ bí mật"),
+        category=(item["field"]["slug"], item["field"]["name"]), summary=summary)
 
 
 def feed_title(params: MultiDict) -> str:
@@ -129,23 +144,12 @@ def feed_title(params: MultiDict) -> str:
 MAX_SAVED = 50
 
 
-def _login_first():  # noqa: ANN202
-    flash(_("Vui lòng đăng nhập để lưu tìm kiếm và nhận thư báo."), "error")
-    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-
-
-def _mine(saved_id: int) -> SavedSearch:
-    saved = db.session.get(SavedSearch, saved_id)
-    if saved is None or saved.user_id != current_user.id:
-        abort(404)
-    return saved
 
 
 @bp.route("/tim-kiem-da-luu/moi", methods=["GET", "POST"])
+@login_required
 def saved_new():
     """Save the search given by the query string (a form shows its name and the alert choice)."""
-    if not current_user.is_authenticated:
-        return _login_first()
     search = SearchRequest.from_args(request.args, FILTER_PARAMS, surface="page")
     params = search.params()
     error = None
@@ -174,9 +178,8 @@ def saved_new():
 
 
 @bp.get("/tim-kiem-da-luu")
+@login_required
 def saved_list():
-    if not current_user.is_authenticated:
-        return _login_first()
     items = db.session.scalars(select(SavedSearch).where(SavedSearch.user_id == current_user.id)
                                .order_by(SavedSearch.created_at.desc(), SavedSearch.id.desc())).all()
     forms = {}
@@ -188,10 +191,9 @@ def saved_list():
 
 
 @bp.post("/tim-kiem-da-luu/<int:saved_id>")
+@login_required
 def saved_update(saved_id: int):
-    if not current_user.is_authenticated:
-        return _login_first()
-    saved = _mine(saved_id)
+    saved = access.own_saved_search(saved_id)
     form = SavedSearchForm(prefix=f"s{saved.id}")
     if form.validate_on_submit():
         saved.name = form.name.data.strip()
@@ -207,10 +209,9 @@ def saved_update(saved_id: int):
 
 
 @bp.post("/tim-kiem-da-luu/<int:saved_id>/xoa")
+@login_required
 def saved_delete(saved_id: int):
-    if not current_user.is_authenticated:
-        return _login_first()
-    saved = _mine(saved_id)
+    saved = access.own_saved_search(saved_id)
     db.session.delete(saved)
     db.session.commit()
     flash(_("Đã xoá tìm kiếm “%(name)s”.", name=saved.name), "success")

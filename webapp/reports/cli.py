@@ -7,6 +7,11 @@ from pathlib import Path
 
 import click
 from flask.cli import AppGroup
+from sqlalchemy import func, select
+
+from webapp.extensions import db
+from webapp.reports.models import Report
+from webapp.reports.transfer import count_lines, export_file, import_file
 
 reports_cli = AppGroup("reports", help="Nhập/xuất phản ánh (JSON Lines hoặc CSV).")
 
@@ -16,8 +21,6 @@ reports_cli = AppGroup("reports", help="Nhập/xuất phản ánh (JSON Lines ho
 @click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True)
 def import_command(path: Path, batch_size: int) -> None:
     """Import reports from FILE (.jsonl, or .csv with the same columns); bad lines are listed."""
-    from webapp.reports.transfer import count_lines, import_file
-
     total = count_lines(path)
     with click.progressbar(length=total, label=f"Đang nhập {path.name}", file=sys.stderr,
                            show_pos=True) as bar:
@@ -34,12 +37,6 @@ def import_command(path: Path, batch_size: int) -> None:
 @click.argument("path", type=click.Path(dir_okay=False, writable=True, path_type=Path))
 def export_command(path: Path) -> None:
     """Export every report to FILE (.csv for CSV, otherwise JSON Lines), confidential data included."""
-    from sqlalchemy import func, select
-
-    from webapp.extensions import db
-    from webapp.reports.models import Report
-    from webapp.reports.transfer import export_file
-
     total = db.session.scalar(select(func.count()).select_from(Report)) or 0
     with click.progressbar(length=total, label=f"Đang xuất {path.name}", file=sys.stderr,
                            show_pos=True) as bar:

@@ -17,29 +17,23 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_login import current_user, login_required
 from sqlalchemy import func, or_, select
 
-from indexer.documents import build_document
 from indexer.text import mask_phone
+from webapp import access
 from webapp.auth import services as auth_services
 from webapp.auth.services import AuthError
 from webapp.extensions import db, limiter
 from webapp.reference.models import Field, Ward
 from webapp.reports import services, validation
-from webapp.reports.codes import normalize_code
 from webapp.reports.forms import LookupForm, RatingForm, ReopenForm, ReportForm
-from webapp.reports.models import STATUS_LABELS, Attachment, Report, ReportType, Status
+from webapp.reports.models import STATUS_LABELS, Report, ReportType, Status
+from webapp.reports.public import public_timeline, public_view
 from webapp.reports.services import SendError
 from webapp.reports.uploads import upload_dir
-from webapp.search.services import item_json
 
 bp = Blueprint("reports", __name__)
-
-
-def _login_first():  # noqa: ANN202
-    flash(_("Vui lòng đăng nhập để gửi phản ánh, hiến kế."), "error")
-    return redirect(url_for("auth.login", next=request.path))
 
 
 def _choices(form: ReportForm) -> None:
@@ -52,11 +46,13 @@ def _choices(form: ReportForm) -> None:
 
 
 @bp.route("/gui-phan-anh", methods=["GET", "POST"])
+@login_required
 def send_report():
     return _send(ReportType.PAKN)
 
 
 @bp.route("/gui-hien-ke", methods=["GET", "POST"])
+@login_required
 def send_idea():
     return _send(ReportType.IDEA)
 
@@ -107,8 +103,6 @@ def _phone_step(user, form: ReportForm, action: str) -> tuple[str | None, str | 
 
 
 def _send(report_type: str):  # noqa: ANN202
-    if not current_user.is_authenticated:
-        return _login_first()
     user = current_user._get_current_object()  # type: ignore[attr-defined]
     form = ReportForm(report_type=report_type, now=services.local_now_naive())
     _choices(form)
@@ -167,27 +161,15 @@ def _send(report_type: str):  # noqa: ANN202
                            max_mb=current_app.config["UPLOAD_MAX_MB"]), status
 
 
-def _own_report(code: str) -> Report:
-    if not current_user.is_authenticated:
-        abort(401)
-    normalized = normalize_code(code)
-    report = db.session.scalar(select(Report).where(Report.code == normalized)) if normalized else None
-    if report is None or report.user_id != current_user.id:
-        abort(404)
-    return report
-
-
 @bp.get("/da-gui/<code>")
+@login_required
 def sent(code: str):
-    if not current_user.is_authenticated:
-        return _login_first()
-    return render_template("reports/sent.html", report=_own_report(code))
+    return render_template("reports/sent.html", report=access.own_report(code))
 
 
 @bp.get("/pakn-cua-toi")
+@login_required
 def mine():
-    if not current_user.is_authenticated:
-        return _login_first()
     query = select(Report).where(Report.user_id == current_user.id)
     status = request.args.get("status", "")
     if status in {s.value for s in Status}:
@@ -208,18 +190,18 @@ def mine():
 
 
 @bp.route("/pakn-cua-toi/<code>", methods=["GET"])
+@login_required
 def mine_detail(code: str):
-    if not current_user.is_authenticated:
-        return _login_first()
-    report = _own_report(code)
+    report = access.own_report(code)
     return render_template("reports/mine_detail.html", report=report, rating_form=RatingForm(),
-                           reopen_form=ReopenForm(), can_rate=services.can_rate(report),
+                           reopen_form=ReopenForm(), timeline=public_timeline(report), can_rate=services.can_rate(report),
                            can_reopen=services.can_reopen(report), reopen_days=current_app.config["REOPEN_DAYS"])
 
 
 @bp.post("/pakn-cua-toi/<code>/danh-gia")
+@login_required
 def rate(code: str):
-    report = _own_report(code)
+    report = access.own_report(code)
     form = RatingForm()
     if form.validate_on_submit():
         try:
@@ -234,8 +216,9 @@ def rate(code: str):
 
 
 @bp.post("/pakn-cua-toi/<code>/xu-ly-lai")
+@login_required
 def reopen(code: str):
-    report = _own_report(code)
+    report = access.own_report(code)
     form = ReopenForm()
     if form.validate_on_submit():
         try:
@@ -247,6 +230,7 @@ def reopen(code: str):
             flash(exc.message, "error")
             return redirect(url_for("reports.mine_detail", code=report.code))
     return render_template("reports/mine_detail.html", report=report, rating_form=RatingForm(), reopen_form=form,
+                           timeline=public_timeline(report),
                            can_rate=services.can_rate(report), can_reopen=services.can_reopen(report),
                            reopen_days=current_app.config["REOPEN_DAYS"]), 400
 
@@ -258,32 +242,19 @@ def lookup():
     report, searched = None, False
     if form.validate_on_submit():
         searched = True
-        report = services.lookup(form.code.data, form.phone.data)
-    return render_template("reports/lookup.html", form=form, report=report, searched=searched)
+        report = access.looked_up_report(form.code.data, form.phone.data)
+    return render_template("reports/lookup.html", form=form, report=report, searched=searched,
+                           timeline=public_timeline(report) if report is not None else ())
 
 
 @bp.get("/tep/<int:attachment_id>")
 def attachment(attachment_id: int):
-    """A stored file, only for who may see it: the sender, staff, or anyone for a published,
-    non-confidential report."""
-    item = db.session.get(Attachment, attachment_id)
-    if item is None:
-        abort(404)
+    """A stored file, only for who may see it (``access.may_see_attachment``)."""
+    item = access.attachment(attachment_id)
     report = item.report
-    if current_user.is_authenticated and current_user.is_staff:
-        from webapp.workflow.services import can_view
-
-        allowed = can_view(current_user, report)  # staff of another unit: not even acknowledged
-    elif item.answer is not None and item.answer.published_at is None:
-        allowed = False  # a draft answer's file is for the staff only
-    else:
-        allowed = (report.published and not report.confidential) or (
-            current_user.is_authenticated and current_user.id == report.user_id)
-    if not allowed:
-        abort(404)
     path = upload_dir() / item.stored_name
     if not path.is_file():
-        abort(404)
+        abort(404)  # a row whose file is gone: not found for anyone (not an access decision)
     inline = item.content_type.startswith("image/")
     response = send_file(path, mimetype=item.content_type, as_attachment=not inline,
                          download_name=item.filename, max_age=0)
@@ -296,12 +267,6 @@ def attachment(attachment_id: int):
 @bp.get("/pakn/<code>")
 def public_report(code: str):
     """A published report; the sender is shown only when not confidential, the phone masked."""
-    normalized = normalize_code(code)
-    if not normalized:
-        abort(404)
-    report = db.session.scalar(select(Report).where(Report.code == normalized))
-    # What is public is decided by the document builder, here as in search.
-    doc = build_document(report) if report is not None else None
-    if doc is None:
-        abort(404)
-    return render_template("reports/public.html", report=report, item=item_json(doc), doc=doc)
+    # Who may open it is the access rule; what the public sees of it is the one public view.
+    view = public_view(access.published_report(code))  # published: the view exists
+    return render_template("reports/public.html", view=view)

@@ -5,8 +5,10 @@ Functions flush; the caller commits. The SMS with the tracking code goes out aft
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -17,14 +19,19 @@ from sqlalchemy.exc import IntegrityError
 from indexer.text import nfc, nfc_multiline, normalize_phone
 from webapp import budgets
 from webapp.auth.models import User
-from webapp.auth.services import audit, now
+from webapp.auth.services import audit
+from webapp.clock import now
 from webapp.extensions import db
 from webapp.jobs import after_commit
 from webapp.reference.models import Field
 from webapp.reports import uploads
-from webapp.reports.codes import new_code
+from webapp.reports.codes import new_code, normalize_code
 from webapp.reports.models import Attachment, Report, ReportType, SenderKind, Status, StatusEvent, Upload
 from webapp.reports.validation import MESSAGES, Draft, deployment_ward, phone_not_verified, verified_phone
+from webapp.search.signals import documents_indexed
+from webapp.sms import SmsError, send_sms
+
+log = logging.getLogger("webapp.reports")
 
 
 class SendError(ValueError):
@@ -87,6 +94,28 @@ def delete_stale_uploads(older_than: timedelta | None = None) -> int:
     db.session.commit()
     uploads.discard(names)
     return len(names)
+
+
+CLEANUP_EVERY = timedelta(hours=1)
+
+
+def install_upload_cleanup() -> None:
+    """Delete stale uploads from the periodic sweep (``documents_indexed`` is sent after every
+    drain, including the idle ones of the sweep), at most once an hour per process."""
+    documents_indexed.connect(_on_sweep)
+
+
+def _on_sweep(sender: Any, **extra: Any) -> None:
+    last = sender.extensions.get("pakn_upload_cleanup")
+    moment = now()
+    if last is not None and moment - last < CLEANUP_EVERY:
+        return
+    sender.extensions["pakn_upload_cleanup"] = moment
+    try:
+        delete_stale_uploads()
+    except Exception:  # a receiver must never fail the drain; the next hour tries again
+        db.session.rollback()
+        log.exception("cleanup of stale uploads failed")
 
 
 def staged(user: User, tokens: list[str]) -> list[Upload]:
@@ -164,8 +193,6 @@ def create_report(user: User, draft: Draft, files: list[Upload], idempotency_key
 
 def sms_tracking_code(report_id: int) -> None:
     """Job: tell the sender the tracking code by SMS (failure is logged; the code is on screen)."""
-    from webapp.sms import SmsError, send_sms
-
     report = db.session.get(Report, report_id)
     if report is None or not report.sender_phone:
         return
@@ -207,6 +234,7 @@ def reopen(report: Report, user: User, reason: str) -> None:
     if not can_reopen(report):
         raise SendError("not_reopenable", _("Chỉ đề nghị xử lý lại trong %(n)d ngày sau khi có trả lời.",
                                             n=current_app.config["REOPEN_DAYS"]))
+    # Genuine cycle: webapp.workflow.services imports this module (deployment_ward).
     from webapp.workflow.services import reopened, transition
 
     transition(report, Status.PROCESSING, user, _("Người gửi đề nghị xử lý lại: %(r)s", r=nfc_multiline(reason)))
@@ -216,8 +244,6 @@ def reopen(report: Report, user: User, reason: str) -> None:
 
 def lookup(code: str, phone: str | None) -> Report | None:
     """The report with this code sent from this phone; None in every other case (same answer)."""
-    from webapp.reports.codes import normalize_code
-
     normalized, number = normalize_code(code), normalize_phone(phone)
     if not normalized or not number:
         return None

@@ -8,6 +8,13 @@ import threading
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
+from rq import Worker
+
+from indexer.engine import EngineUnavailable
+from webapp.extensions import db
+from webapp.jobs import QUEUE_NAME, redis_connection
+from webapp.search.engines import get_engine
+from webapp.search.indexing import drain_and_notify, drain_outbox, public_count, rebuild, reconcile, status
 
 index_cli = AppGroup("index", help="Chỉ mục tìm kiếm: dựng lại, đối soát, trạng thái.")
 
@@ -30,9 +37,6 @@ def _scopes(scope: str) -> list[str]:
 @scope_option
 def rebuild_command(scope: str) -> None:
     """Build a new index from the database, swap it in atomically, drop the old one."""
-    from indexer.engine import EngineUnavailable
-    from indexer.jobs import public_count, rebuild
-
     for name in _scopes(scope):
         total = public_count(name)
         try:
@@ -63,9 +67,6 @@ def _print_reconcile(report) -> None:  # noqa: ANN001
 @scope_option
 def reconcile_command(scope: str) -> None:
     """Compare (id, revision) between database and index and repair the differences."""
-    from indexer.engine import EngineUnavailable
-    from indexer.jobs import reconcile
-
     for name in _scopes(scope):
         try:
             report = reconcile(scope=name)
@@ -79,8 +80,6 @@ def reconcile_command(scope: str) -> None:
 @index_cli.command("status")
 def status_command() -> None:
     """Document counts, outbox backlog and the age of its oldest entry."""
-    from indexer.jobs import status
-
     st = status()
     engine = st.engine
     if engine.get("ok"):
@@ -101,9 +100,6 @@ def status_command() -> None:
 @index_cli.command("drain")
 def drain_command() -> None:
     """Index every pending outbox entry now (what the worker does)."""
-    from indexer.engine import EngineUnavailable
-    from indexer.jobs import drain_outbox
-
     try:
         count = drain_outbox()
     except EngineUnavailable as exc:
@@ -114,9 +110,6 @@ def drain_command() -> None:
 @index_cli.command("sync")
 def sync_command() -> None:
     """Drain the outbox, then reconcile (what `make run` does before serving)."""
-    from indexer.engine import EngineUnavailable
-    from indexer.jobs import drain_outbox, get_engine, reconcile
-
     try:
         get_engine().ensure_index()
         get_engine("staff").ensure_index()
@@ -135,13 +128,6 @@ def sync_command() -> None:
 @with_appcontext
 def worker_command(burst: bool) -> None:
     """Run an RQ worker for the indexer (inside the app context), with a periodic outbox sweep."""
-    from rq import Worker
-
-    from indexer.dispatch import QUEUE_NAME, redis_connection
-    from indexer.engine import EngineUnavailable
-    from indexer.jobs import drain_and_alert
-    from webapp.extensions import db
-
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if not app.config["REDIS_URL"]:
         click.echo("PAKN_REDIS_URL chưa được đặt: không có hàng đợi để chạy worker.", err=True)
@@ -152,7 +138,7 @@ def worker_command(burst: bool) -> None:
         while not stop.wait(app.config["INDEXER_SWEEP_SECONDS"]):
             with app.app_context():
                 try:
-                    drain_and_alert()
+                    drain_and_notify()
                 except EngineUnavailable as exc:
                     app.logger.warning("sweep: search engine unavailable: %s", exc)
                 except Exception:

@@ -2,8 +2,9 @@
 
 Every transaction that creates, changes or deletes a report (or one of its timeline events,
 answers or attachments) raises the report's ``revision`` by one and writes one outbox row with the
-new revision, inside the same transaction, however many flushes it takes. The indexer drains the
-outbox after commit and reloads the row, so one entry per report and transaction is enough.
+new revision, inside the same transaction, however many flushes it takes. The indexing runtime
+(``webapp.search.indexing``) drains the outbox after commit, through the one after-commit job
+mechanism (``webapp.jobs``), and reloads the row, so one entry per report and transaction is enough.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from sqlalchemy.orm import Session
 
 from webapp.db import utcnow
 from webapp.reports.models import Answer, Assignment, Attachment, Report, StatusEvent
+from webapp.search.indexing import drain_after_commit
 from webapp.search.models import OutboxEntry
 
 _CHILDREN = (StatusEvent, Answer, Attachment, Assignment)
 _PENDING_KEY = "pakn_outbox_pending"
 _BUMPED_KEY = "pakn_outbox_bumped"  # reports already bumped in the current transaction
-_WRITTEN_KEY = "pakn_outbox_written"  # this transaction wrote outbox rows: index after commit
 
 
 def _parent(session: Session, obj: Any) -> Report | None:
@@ -73,7 +74,7 @@ def _after_flush(session: Session, flush_context: Any) -> None:
             for report, op in pending.values() if report.id is not None]
     if rows:
         session.connection().execute(insert(OutboxEntry), rows)
-        session.info[_WRITTEN_KEY] = True
+        drain_after_commit(session)  # only after the commit: the rows the drain reloads exist then
 
 
 def _forget(session: Session) -> None:
@@ -82,16 +83,10 @@ def _forget(session: Session) -> None:
 
 
 def _after_commit(session: Session) -> None:
-    written = session.info.pop(_WRITTEN_KEY, False)
     _forget(session)
-    if written:
-        from indexer.dispatch import notify_committed
-
-        notify_committed()  # only now: the rows the indexer will reload are committed
 
 
 def _after_rollback(session: Session) -> None:
-    session.info.pop(_WRITTEN_KEY, None)
     _forget(session)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from indexer.query import SORTS
@@ -51,8 +51,6 @@ def index():
 @bp.app_template_global()
 def search_url(params: MultiDict, toggle: tuple[str, str] | None = None, **changes) -> str:
     """The Tra cứu URL for ``params`` with one list value toggled and/or single values changed."""
-    from flask import url_for
-
     args = MultiDict(params)
     if toggle is not None:
         key, value = toggle

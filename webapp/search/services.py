@@ -8,17 +8,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app, url_for
+from flask import Response, current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from indexer.engine import EngineUnavailable
-from indexer.jobs import get_engine
-from indexer.query import SearchQuery, SearchResult, plain_excerpt
-from indexer.text import mask_phone
+from indexer.query import SearchQuery, SearchResult
+from webapp.errors import json_error
 from webapp.extensions import db
 from webapp.reference.models import Field, Province, Ward
 from webapp.reports.models import REPORT_TYPE_LABELS, STATUS_LABELS, ReportType, Status
+from webapp.reports.public import public_item as item_json  # the one public view of a report
+from webapp.search.engines import get_engine
 
 
 class ParamError(ValueError):
@@ -30,8 +31,9 @@ class ParamError(ValueError):
         self.code, self.message, self.field = code, message, field
         self.status, self.retry_after = status, retry_after
 
-    def as_json(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message, "field": self.field}}
+    def response(self) -> tuple[Response, int]:
+        """The JSON error answer of this parameter (400, or 429 with Retry-After for a spent budget)."""
+        return json_error(self.code, self.message, self.status, self.field, retry_after=self.retry_after)
 
 
 @dataclass(frozen=True)
@@ -101,37 +103,6 @@ def facets_json(result: SearchResult) -> dict[str, list[dict[str, Any]]]:
             entries.sort(key=lambda e: e["value"], reverse=True)
         out[name] = entries
     return out
-
-
-def excerpt(hit_doc: dict[str, Any], highlight: dict[str, str]) -> str:
-    for key in ("content", "answer", "address"):
-        if highlight.get(key):
-            return highlight[key]
-    return plain_excerpt(hit_doc.get("content") or "")
-
-
-def item_json(doc: dict[str, Any], highlight: dict[str, str] | None = None) -> dict[str, Any]:
-    """The public view of a search document (no more than the document builder let in)."""
-    highlight = highlight or {}
-    status = doc["status"]
-    public_sender = "sender_name" in doc and doc.get("sender_name")
-    return {
-        "code": doc["code"],
-        "type": doc["type"],
-        "title": doc["title"],
-        "excerpt": excerpt(doc, highlight),
-        "field": {"slug": doc["field"], "name": doc["field_name"]},
-        "region": {"ward_code": doc.get("ward_code"), "ward": doc.get("ward"),
-                   "province_code": doc["province_code"], "province": doc["province"],
-                   "legacy_place": doc.get("legacy_place")},
-        "address": doc.get("address") or None,
-        "status": {"code": status, "label": facet_labels("status", status)},
-        "submitted_at": doc["submitted_at"],
-        "sender": {"kind": doc.get("sender_kind"), "name": doc["sender_name"]} if public_sender else None,
-        "phone_masked": mask_phone(doc["sender_phone"]) if doc.get("sender_phone") else None,
-        "answer": ({"unit": doc.get("answer_unit"), "text": doc["answer"]} if doc.get("answer") else None),
-        "url": url_for("reports.public_report", code=doc["code"], _external=True),
-    }
 
 
 def result_json(query: SearchQuery, result: SearchResult) -> dict[str, Any]:

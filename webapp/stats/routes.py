@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template, request
 
+from webapp.errors import json_error
 from webapp.reports.models import REPORT_TYPE_LABELS, STATUS_LABELS
 from webapp.search import services as search
 from webapp.search.request import FILTER_PARAMS, SearchRequest
@@ -47,7 +48,6 @@ def api():
     try:
         return jsonify(services.compute(_filters("api")))
     except ParamError as exc:
-        return jsonify(exc.as_json()), 400
+        return exc.response()
     except EngineUnavailable:
-        return jsonify(error={"code": search.UNAVAILABLE_CODE, "message": search.unavailable_message(),
-                              "field": None}), 503
+        return json_error(search.UNAVAILABLE_CODE, search.unavailable_message(), 503)

@@ -32,13 +32,13 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from indexer.jobs import get_engine
 from indexer.query import SearchQuery
 from indexer.text import fold
 from webapp.auth.models import Unit
 from webapp.extensions import db
 from webapp.reports.models import Answer, Report, Status
 from webapp.search import services as search
+from webapp.search.engines import get_engine
 from webapp.search.request import SearchRequest
 from webapp.search.services import month_label
 

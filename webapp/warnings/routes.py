@@ -5,21 +5,24 @@ from __future__ import annotations
 from datetime import UTC
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from webapp import access, feeds
+from webapp.access import staff_required
 from webapp.auth.models import RoleName, Unit
 from webapp.extensions import db
 from webapp.reference.models import Ward
-from webapp.staff.routes import staff_required
 from webapp.warnings import services
 from webapp.warnings.forms import RejectForm, WarningForm
 from webapp.warnings.models import WARNING_LEVEL_LABELS, PublicWarning, WarningLevel
 from webapp.warnings.services import WarningDraft, WarningError
 
 bp = Blueprint("warnings", __name__)
+LOCAL = "dd/MM/yyyy HH:mm"  # as the pages show times
 STATE_LABELS = {"draft": "Nháp", "pending": "Chờ duyệt", "approved": "Đã duyệt", "rejected": "Từ chối"}
 
 
@@ -37,11 +40,17 @@ def api_active():
 @bp.get("/canh-bao/feed.atom")
 def feed():
     warnings = services.active() + services.archive(limit=20)
-    response = current_app.response_class(
-        render_template("warnings/feed.atom", warnings=warnings, updated=max(
-            (w.updated_at for w in warnings), default=services.now()).astimezone(UTC)),
+    page = url_for("warnings.index", _external=True)
+    entries = [feeds.Entry(
+        id=f"{page}#canh-bao-{w.id}", title=w.title, link=f"{page}#canh-bao-{w.id}", updated=w.updated_at,
+        published=w.starts_at, author=w.unit.name,
+        summary=f"{w.content} (" + _("Hiệu lực từ %(start)s đến %(end)s", start=format_datetime(w.starts_at, LOCAL),
+                                     end=format_datetime(w.ends_at, LOCAL)) + ")") for w in warnings]
+    self_url = url_for("warnings.feed", _external=True)
+    return current_app.response_class(feeds.atom(
+        feed_id=self_url, title=_("Cảnh báo") + " · PAKN", self_url=self_url, alternate_url=page,
+        updated=max((w.updated_at for w in warnings), default=services.now()).astimezone(UTC), entries=entries),
         mimetype="application/atom+xml")
-    return response
 
 
 # -- staff ---------------------------------------------------------------------------------------------
@@ -120,31 +129,23 @@ def create():
                  _("Đã gửi cảnh báo để lãnh đạo duyệt."))
 
 
-def _warning_or_404(warning_id: int) -> PublicWarning:
-    warning = db.session.get(PublicWarning, warning_id)
-    if warning is None or not services.can_edit(current_user, warning):
-        abort(404)  # another unit's warning is not even acknowledged
-    return warning
-
-
 @bp.route("/can-bo/canh-bao/<int:warning_id>/sua", methods=["GET", "POST"])
 @staff_required(RoleName.OFFICER, RoleName.LEADER, RoleName.ADMIN)
 def edit(warning_id: int):
-    warning = _warning_or_404(warning_id)
+    warning = access.staff_warning(warning_id)  # another unit's warning is not even acknowledged
     return _save(_form(warning), warning, lambda draft: services.edit(current_user, warning, draft),
                  _("Đã lưu; cảnh báo được gửi duyệt lại."))
 
 
 def _decide(warning_id: int, action, done: str):  # noqa: ANN001, ANN202
-    """A leader's approval or rejection; a leader of another unit gets 403, a wrong state a message."""
-    warning = _warning_or_404(warning_id)
+    """A leader's approval or rejection: another unit's warning is a 404, one the user sees but may not
+    approve a 403, a wrong state a message."""
+    warning = access.staff_warning(warning_id, services.can_approve)
     try:
         action(warning)
         db.session.commit()
         flash(done, "success")
     except WarningError as exc:
-        if exc.status == 403:
-            abort(403)
         flash(exc.message, "error")
     return redirect(url_for("warnings.staff_list"))
 

@@ -11,7 +11,8 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from webapp.auth.models import RoleName, Unit, User
-from webapp.auth.services import audit, now
+from webapp.auth.services import audit
+from webapp.clock import now
 from webapp.extensions import db
 from webapp.reference.models import Ward
 from webapp.warnings.models import PublicWarning, WarningLevel, WarningState

@@ -1,8 +1,8 @@
 """Staff pages of the report workflow: dashboard data, the inbox (staff search scope), a report's
 staff page with its actions, answer approval, answer templates.
 
-Access is checked on every request: a report the user may not see answers 404 (it is not even
-acknowledged), an action the user may see but not take answers 403.
+Access is checked on every request by the loaders of ``webapp.access``: a report the user may not
+see answers 404 (it is not even acknowledged), an action the user may see but not take answers 403.
 """
 
 from __future__ import annotations
@@ -13,63 +13,30 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from indexer.engine import EngineUnavailable
-from indexer.jobs import get_engine
-from webapp.auth.models import RoleName, Unit, User
-from webapp.auth.services import now
+from webapp import access
+from webapp.access import staff_required
+from webapp.auth.models import RoleName, Unit
+from webapp.clock import now
 from webapp.extensions import db
 from webapp.reference.models import Field
-from webapp.reports.codes import normalize_code
 from webapp.reports.models import (
     STATUS_LABELS,
     Answer,
-    AnswerState,
     AnswerTemplate,
-    Assignment,
     Report,
     Status,
 )
 from webapp.search import services as search
+from webapp.search.engines import get_engine
 from webapp.search.request import KEPT_PARAMS, SearchRequest
-from webapp.staff.routes import staff_required
 from webapp.workflow import forms, services
 from webapp.workflow.services import WorkflowError
 
 bp = Blueprint("workflow", __name__, url_prefix="/can-bo")
 STAFF = (RoleName.OFFICER, RoleName.LEADER, RoleName.ADMIN)
-
-
-# -- dashboard (rendered by staff.index) -----------------------------------------------------------
-def _scoped(query: Any, user: User) -> Any:
-    units = services.scope_units(user)
-    if units is None:
-        return query
-    return query.where(Report.id.in_(select(Assignment.report_id).where(Assignment.unit_id.in_(units))))
-
-
-def dashboard(user: User) -> dict[str, Any]:
-    """Counts by status, the overdue list and the user's queue, from the database (always current)."""
-    counts = dict(db.session.execute(_scoped(select(Report.status, func.count()).group_by(Report.status), user)).all())
-    moment = now()
-    overdue = db.session.scalars(_scoped(
-        select(Report).where(Report.status.in_([Status.ACCEPTED, Status.PROCESSING]),
-                             Report.deadline_at < moment).order_by(Report.deadline_at).limit(20), user)).all()
-    if services.is_intake(user):
-        queue_title = _("Phản ánh mới chờ tiếp nhận")
-        queue = db.session.scalars(select(Report).where(Report.status == Status.PENDING)
-                                   .order_by(Report.submitted_at).limit(20)).all()
-    else:
-        queue_title = _("Phản ánh đơn vị tôi đang xử lý")
-        queue = db.session.scalars(_scoped(select(Report).where(Report.status == Status.PROCESSING)
-                                           .order_by(Report.deadline_at).limit(20), user)).all()
-    leader_units = services.unit_ids(user, RoleName.LEADER)
-    to_approve = db.session.scalars(select(Answer).where(
-        Answer.state == AnswerState.PENDING_APPROVAL, Answer.unit_id.in_(leader_units))
-        .order_by(Answer.created_at)).all() if leader_units else []
-    return {"counts": [(s, STATUS_LABELS[s], counts.get(s.value, 0)) for s in Status],
-            "overdue": overdue, "queue": queue, "queue_title": queue_title, "to_approve": to_approve}
 
 
 # -- inbox --------------------------------------------------------------------------------------------
@@ -107,12 +74,9 @@ def inbox():
 
 
 # -- one report -----------------------------------------------------------------------------------------
-def _report_or_404(code: str) -> Report:
-    normalized = normalize_code(code)
-    report = db.session.scalar(select(Report).where(Report.code == normalized)) if normalized else None
-    if report is None or not services.can_view(current_user, report):
-        abort(404)
-    return report
+def _intake(user, _report: Report) -> bool:  # noqa: ANN001
+    """Accepting, refusing, marking duplicates and assigning are intake's (the service checks it too)."""
+    return services.is_intake(user)
 
 
 def _field_choices() -> list[tuple[str, str]]:
@@ -171,12 +135,16 @@ def _render(report: Report, bound: dict[str, Any] | None = None, status: int = 2
 @bp.get("/pakn/<code>")
 @staff_required(*STAFF)
 def report_page(code: str):
-    return _render(_report_or_404(code))
+    return _render(access.staff_report(code))
 
 
-def _act(code: str, name: str, form_cls: type, action: Callable[[Report, Any], Any], done: str):  # noqa: ANN202
-    """Validate the submitted form, run the action, commit; on error the page comes back with the input."""
-    report = _report_or_404(code)
+def _act(code: str, name: str, form_cls: type, action: Callable[[Report, Any], Any], done: str,
+         may: Callable[[Any, Report], object]):  # noqa: ANN202
+    """Validate the submitted form, run the action, commit; on error the page comes back with the input.
+
+    ``may`` is the action's rule: a report the user may see but not act on answers 403 before any work.
+    """
+    report = access.staff_report(code, may)
     form = form_cls(prefix=name)
     _set_choices(form, report)
     if form.validate_on_submit():
@@ -185,16 +153,14 @@ def _act(code: str, name: str, form_cls: type, action: Callable[[Report, Any], A
             db.session.commit()
             flash(done, "success")
             return redirect(url_for("workflow.report_page", code=report.code))
-        except WorkflowError as exc:
+        except WorkflowError as exc:  # a 403 here (rights changed meanwhile) comes back as the page + message
             db.session.rollback()
-            if exc.status == 403:
-                abort(403)
             target = getattr(form, exc.field or "", None)
             if target is not None:
                 target.errors = [*target.errors, exc.message]
             else:
                 flash(exc.message, "error")
-            report = _report_or_404(code)
+            report = access.staff_report(code)
             return _render(report, {name: form}, exc.status)
     return _render(report, {name: form}, 400)
 
@@ -204,14 +170,14 @@ def _act(code: str, name: str, form_cls: type, action: Callable[[Report, Any], A
 def accept(code: str):
     return _act(code, "accept", forms.AcceptForm,
                 lambda r, f: services.accept(current_user, r, bool(f.publish.data), f.note.data or ""),
-                _("Đã tiếp nhận phản ánh."))
+                _("Đã tiếp nhận phản ánh."), _intake)
 
 
 @bp.post("/pakn/<code>/khong-tiep-nhan")
 @staff_required(*STAFF)
 def reject(code: str):
     return _act(code, "reject", forms.RejectForm, lambda r, f: services.reject(current_user, r, f.reason.data or ""),
-                _("Đã ghi nhận không tiếp nhận; người gửi sẽ được báo lý do."))
+                _("Đã ghi nhận không tiếp nhận; người gửi sẽ được báo lý do."), _intake)
 
 
 @bp.post("/pakn/<code>/trung")
@@ -219,7 +185,7 @@ def reject(code: str):
 def duplicate(code: str):
     return _act(code, "duplicate", forms.DuplicateForm,
                 lambda r, f: services.mark_duplicate(current_user, r, f.original.data or "", f.note.data or ""),
-                _("Đã đánh dấu phản ánh trùng."))
+                _("Đã đánh dấu phản ánh trùng."), _intake)
 
 
 @bp.post("/pakn/<code>/phan-cong")
@@ -229,7 +195,7 @@ def assign(code: str):
         units = list(db.session.scalars(select(Unit).where(Unit.id.in_(form.units.data or []))))
         services.assign(current_user, report, units, form.deadline.data, form.note.data or "")
 
-    return _act(code, "assign", forms.AssignForm, run, _("Đã phân công xử lý."))
+    return _act(code, "assign", forms.AssignForm, run, _("Đã phân công xử lý."), _intake)
 
 
 @bp.post("/pakn/<code>/sua")
@@ -237,7 +203,7 @@ def assign(code: str):
 def correct(code: str):
     return _act(code, "correct", forms.CorrectForm,
                 lambda r, f: services.correct(current_user, r, f.field.data, f.ward.data),
-                _("Đã sửa thông tin phân loại."))
+                _("Đã sửa thông tin phân loại."), services.can_correct)
 
 
 @bp.post("/pakn/<code>/tra-loi")
@@ -251,37 +217,28 @@ def answer(code: str):
                  if f and f.filename]
         services.save_answer(current_user, report, unit, form.text.data or "", files, submit)
 
-    if not services.answer_units(current_user, _report_or_404(code)):
-        abort(403)
     return _act(code, "answer", forms.AnswerForm, run,
-                _("Đã gửi trả lời để lãnh đạo duyệt.") if submit else _("Đã lưu bản nháp trả lời."))
+                _("Đã gửi trả lời để lãnh đạo duyệt.") if submit else _("Đã lưu bản nháp trả lời."),
+                services.can_answer)
 
 
 @bp.post("/pakn/<code>/dong")
 @staff_required(*STAFF)
 def close(code: str):
     return _act(code, "close", forms.CloseForm, lambda r, f: services.close(current_user, r, f.note.data or ""),
-                _("Đã đóng phản ánh."))
-
-
-def _answer_or_404(answer_id: int) -> Answer:
-    answer = db.session.get(Answer, answer_id)
-    if answer is None or not services.can_view(current_user, answer.report):
-        abort(404)
-    return answer
+                _("Đã đóng phản ánh."), services.can_close)
 
 
 def _decide(answer_id: int, action: Callable[[Answer], None], done: str):  # noqa: ANN202
-    """A leader's approval or return of an answer; another unit's answer is a 404, a wrong state a message."""
-    answer = _answer_or_404(answer_id)
+    """A leader's approval or return of an answer: another unit's answer is a 404, an answer the
+    leader sees but may not approve a 403, a wrong state a message."""
+    answer = access.staff_answer(answer_id, services.can_approve)
     try:
         action(answer)
         db.session.commit()
         flash(done, "success")
     except WorkflowError as exc:
         db.session.rollback()
-        if exc.status == 403:
-            abort(403)
         flash(exc.message, "error")
     return redirect(url_for("workflow.report_page", code=answer.report.code))
 

@@ -9,20 +9,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app, g, has_request_context
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from indexer.text import nfc, nfc_multiline
 from webapp.auth.models import RoleName, Unit, User
-from webapp.auth.services import audit, now
+from webapp.auth.services import audit
+from webapp.clock import now
 from webapp.db import begin_write
 from webapp.extensions import db
 from webapp.jobs import after_commit
 from webapp.reference.models import Field
 from webapp.reports import uploads
+from webapp.reports.codes import normalize_code
 from webapp.reports.models import (
     STATUS_LABELS,
     Answer,
@@ -35,6 +38,7 @@ from webapp.reports.models import (
     StatusEvent,
 )
 from webapp.reports.services import deployment_ward
+from webapp.sms import SmsError, send_sms
 from webapp.workflow.deadlines import Holidays, add_working_days
 
 # The only legal moves. "answered → processing" is the sender's reopening (reports.services.reopen).
@@ -130,6 +134,37 @@ def _require(allowed: bool, message: str | None = None) -> None:
         raise WorkflowError(message or _("Bạn không có quyền thực hiện thao tác này với phản ánh này."), status=403)
 
 
+# -- dashboard (rendered on the staff home page, staff.index) ------------------------------------------
+def _scoped(query: Any, user: User) -> Any:
+    units = scope_units(user)
+    if units is None:
+        return query
+    return query.where(Report.id.in_(select(Assignment.report_id).where(Assignment.unit_id.in_(units))))
+
+
+def dashboard(user: User) -> dict[str, Any]:
+    """Counts by status, the overdue list and the user's queue, from the database (always current)."""
+    counts = dict(db.session.execute(_scoped(select(Report.status, func.count()).group_by(Report.status), user)).all())
+    moment = now()
+    overdue = db.session.scalars(_scoped(
+        select(Report).where(Report.status.in_([Status.ACCEPTED, Status.PROCESSING]),
+                             Report.deadline_at < moment).order_by(Report.deadline_at).limit(20), user)).all()
+    if is_intake(user):
+        queue_title = _("Phản ánh mới chờ tiếp nhận")
+        queue = db.session.scalars(select(Report).where(Report.status == Status.PENDING)
+                                   .order_by(Report.submitted_at).limit(20)).all()
+    else:
+        queue_title = _("Phản ánh đơn vị tôi đang xử lý")
+        queue = db.session.scalars(_scoped(select(Report).where(Report.status == Status.PROCESSING)
+                                           .order_by(Report.deadline_at).limit(20), user)).all()
+    leader_units = unit_ids(user, RoleName.LEADER)
+    to_approve = db.session.scalars(select(Answer).where(
+        Answer.state == AnswerState.PENDING_APPROVAL, Answer.unit_id.in_(leader_units))
+        .order_by(Answer.created_at)).all() if leader_units else []
+    return {"counts": [(s, STATUS_LABELS[s], counts.get(s.value, 0)) for s in Status],
+            "overdue": overdue, "queue": queue, "queue_title": queue_title, "to_approve": to_approve}
+
+
 # -- transitions --------------------------------------------------------------------------------------
 def transition(report: Report, to: Status, actor: User | None, note: str = "") -> StatusEvent:
     """Move ``report`` to ``to`` when the table allows it, recording who, when and why."""
@@ -189,8 +224,6 @@ def reject(user: User, report: Report, reason: str) -> None:
 
 def mark_duplicate(user: User, report: Report, original_code: str, note: str = "") -> Report:
     """Mark ``report`` as a repeat of the report with ``original_code``; both timelines say so."""
-    from webapp.reports.codes import normalize_code
-
     _require(is_intake(user))
     original = db.session.scalar(select(Report).where(Report.code == normalize_code(original_code or "")))
     if original is None:
@@ -410,8 +443,6 @@ SMS_TEXTS = {
 
 def sms_status(report_id: int, kind: str) -> None:
     """Job: tell the sender that the report was accepted, rejected or answered (unaccented, one SMS)."""
-    from webapp.sms import SmsError, send_sms
-
     report = db.session.get(Report, report_id)
     if report is None or not report.sender_phone or kind not in SMS_TEXTS:
         return

@@ -1,4 +1,5 @@
-"""Indexer jobs: drain the outbox, rebuild, reconcile. Plain functions; they need an app context.
+"""The app's indexing runtime: drain the outbox, rebuild, reconcile, status, and starting a drain
+after a commit (RQ, or the in-process runner). Plain functions; they need an app context.
 
 Jobs are idempotent: they reload the current rows by id and write documents versioned by the
 row's revision, so running one twice, or two out of order, leaves the index as it was.
@@ -7,36 +8,31 @@ row's revision, so running one twice, or two out of order, leaves the index as i
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import current_app, has_app_context
+from flask import Flask, current_app
+from redis.exceptions import RedisError
+from rq import Retry
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from indexer.documents import build_document, build_staff_document
 from indexer.engine import EngineUnavailable, SearchEngine
-from webapp.db import utcnow
+from webapp import jobs
+from webapp.db import UTCDateTime, utcnow
 from webapp.extensions import db
 from webapp.reports.models import Answer, Report
+from webapp.search.engines import get_engine
 from webapp.search.models import OutboxEntry
+from webapp.search.signals import documents_indexed
 
-log = logging.getLogger("indexer.jobs")
+log = logging.getLogger("webapp.search.indexing")
+DRAIN_JOB = "webapp.worker.drain_job"  # the RQ entry point (it builds an app when it has none)
 LOAD_OPTIONS = (selectinload(Report.field), selectinload(Report.ward), selectinload(Report.province),
                 selectinload(Report.answers).selectinload(Answer.unit), selectinload(Report.assignments))
-
-
-def get_engine(scope: str = "public") -> SearchEngine:
-    """The app's search engine for ``scope`` ("public" or "staff"; one each per app)."""
-    key = "pakn_search" if scope == "public" else f"pakn_search_{scope}"
-    engine = current_app.extensions.get(key)
-    if engine is None:
-        from indexer.engine import engine_from_config
-
-        engine = engine_from_config(current_app.config, scope)
-        current_app.extensions[key] = engine
-    return engine
 
 
 def _builder(scope: str) -> Callable[[Report], dict[str, Any] | None]:
@@ -117,23 +113,11 @@ def drain_outbox(batch_size: int = 500, engine: SearchEngine | None = None,
         processed += len(entries)
 
 
-def drain_job() -> int:
-    """RQ entry point: drain the outbox inside an app context (the worker's, or a new one)."""
-    if has_app_context():
-        return drain_and_alert()
-    from webapp import create_app
-
-    with create_app().app_context():
-        return drain_and_alert()
-
-
-def drain_and_alert() -> int:
-    """Drain the outbox, then mail the saved-search alerts that are due (newly indexed reports
-    are what alerts look for, so they run right after; an alert failure never fails the drain)."""
-    from webapp.opendata.alerts import tick
-
+def drain_and_notify() -> int:
+    """Drain the outbox, then send ``documents_indexed`` (saved-search alerts subscribe: newly
+    indexed reports are what they look for; a receiver never fails the drain)."""
     done = drain_outbox()
-    tick()
+    documents_indexed.send(current_app._get_current_object(), count=done)  # type: ignore[attr-defined]
     return done
 
 
@@ -227,9 +211,91 @@ def status(engine: SearchEngine | None = None) -> Status:
     failing = db.session.scalar(select(func.count()).select_from(pending).where(pending.c.attempts > 0)) or 0
     age = None
     if oldest is not None:
-        from webapp.db import UTCDateTime
-
         oldest = UTCDateTime().process_result_value(oldest, None) if oldest.tzinfo is None else oldest
         age = (utcnow() - oldest).total_seconds()
     return Status(engine=engine.health(), public_reports=public_count(), backlog=backlog,
                   oldest_pending_seconds=age, failing=failing)
+
+
+# -- starting a drain after a commit ---------------------------------------------------------------
+class InlineRunner:
+    """One background thread per app that drains the outbox when kicked, and every sweep interval."""
+
+    def __init__(self, app: Flask, interval: float) -> None:
+        self.app = app
+        self.interval = interval
+        self.wake = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.lock = threading.Lock()
+        self.stopped = False
+
+    def start(self) -> None:
+        with self.lock:
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._loop, name="pakn-indexer", daemon=True)
+                self.thread.start()
+
+    def kick(self) -> None:
+        if self.stopped:
+            return
+        self.start()
+        self.wake.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the thread after its current run (tests and orderly shutdowns)."""
+        self.stopped = True
+        self.wake.set()
+        if self.thread is not None:
+            self.thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self.stopped:
+            self.wake.wait(self.interval)
+            self.wake.clear()
+            if self.stopped:
+                return
+            with self.app.app_context():
+                try:
+                    drain_and_notify()
+                except EngineUnavailable as exc:
+                    log.warning("search engine unavailable, backlog kept for the next sweep: %s", exc)
+                except Exception:
+                    log.exception("indexer run failed; the next sweep retries")
+                finally:
+                    db.session.remove()
+
+
+def runner(app: Flask) -> InlineRunner:
+    existing = app.extensions.get("pakn_indexer")
+    if existing is None:
+        existing = InlineRunner(app, app.config["INDEXER_SWEEP_SECONDS"])
+        app.extensions["pakn_indexer"] = existing
+    return existing
+
+
+def enqueue_drain(app: Flask) -> bool:
+    """Queue one drain job on RQ; False (and a log line) when Redis cannot be reached.
+
+    If Redis is down the entries simply stay in the outbox; the worker's periodic sweep (or the
+    in-process runner's) picks them up later. A report is never lost because the queue was away.
+    """
+    try:
+        jobs.queue(app).enqueue(DRAIN_JOB, retry=Retry(max=5, interval=[5, 30, 60, 300, 600]),
+                                job_timeout=900, result_ttl=300, failure_ttl=86400)
+        return True
+    except RedisError as exc:
+        log.warning("Redis unavailable, outbox entries wait for the sweep: %s", exc)
+        return False
+
+
+def start_drain(app: Flask) -> None:
+    """Start indexing what a committed transaction wrote to the outbox (RQ, else the runner)."""
+    if app.config["REDIS_URL"]:
+        enqueue_drain(app)
+    elif app.config["INDEXER_INLINE"]:
+        runner(app).kick()
+
+
+def drain_after_commit(session: Session) -> None:
+    """Called when ``session``'s transaction wrote outbox rows: drain once it has committed."""
+    jobs.on_commit(session, "drain-outbox", start_drain)
