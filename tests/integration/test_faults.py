@@ -481,7 +481,8 @@ def test_redis_down_while_reports_are_sent_all_saved_and_indexed_once_it_is_back
     from rq import Queue, SimpleWorker
 
     # Jobs go through the real after-commit path (not JOBS_SYNC), rate limits on Redis storage too.
-    app = fresh_app(REDIS_URL=private_redis.url, JOBS_SYNC=False, RATE_LIMITS=True, API_RATE_LIMIT="1000/minute")
+    app = fresh_app(REDIS_URL=private_redis.url, JOBS_SYNC=False, RATE_LIMITS=True, API_RATE_LIMIT="1000/minute",
+                    SEND_RATE_LIMIT="1000/hour")  # one citizen sends 31 reports here
     client = app.test_client()
     private_redis.stop()
 
