@@ -123,12 +123,13 @@ def _ascii_digits(text: str) -> str:
 def _mask_digit_run(m: re.Match[str]) -> str:
     run = m.group()
     digits = re.sub(r"\D", "", run)
+    lead = "(" if run.startswith("(") and ")" not in run else ""  # "(0912…, a@b.vn)": the text's bracket
     if normalize_phone(run) is not None:
-        return mask_phone(run)
+        return lead + mask_phone(run)
     # Citizen ID (12 digits) and old ID card (9 digits), written whole or in groups with spaces.
     # Money ("150.000.000 đồng") uses dots and is left alone.
     if len(digits) == 12 or (len(digits) == 9 and not re.search(r"[.\-/]", run)):
-        return digits[:3] + "*" * (len(digits) - 5) + digits[-2:]
+        return lead + digits[:3] + "*" * (len(digits) - 5) + digits[-2:]
     return run
 
 
