@@ -70,16 +70,22 @@ def otp_text(code: str, purpose: str = "login") -> str:
 
 
 def deliver_otp(challenge_id: str, code: str) -> None:
-    """Job: send the code of an OTP challenge and record whether the gateway took it."""
+    """Job: send the code of an OTP challenge and record whether the gateway took it.
+
+    Read, end the transaction, call the gateway, record the result in a short transaction: a slow
+    gateway must not hold the database (on SQLite, the one write lock every send needs)."""
     challenge = db.session.get(OtpChallenge, challenge_id)
     if challenge is None:
         return
+    phone, purpose = challenge.phone, challenge.purpose
+    db.session.commit()
+    status, error = "sent", None
     try:
-        send_sms(challenge.phone, otp_text(code, challenge.purpose))
-        challenge.sms_status = "sent"
-        challenge.sms_error = None
+        send_sms(phone, otp_text(code, purpose))
     except SmsError as exc:
-        log.warning("SMS to %s failed: %s", challenge.phone[:3] + "****", exc)
-        challenge.sms_status = "failed"
-        challenge.sms_error = str(exc)[:300]
+        log.warning("SMS to %s failed: %s", phone[:3] + "****", exc)
+        status, error = "failed", str(exc)[:300]
+    challenge = db.session.get(OtpChallenge, challenge_id)
+    if challenge is not None:
+        challenge.sms_status, challenge.sms_error = status, error
     db.session.commit()

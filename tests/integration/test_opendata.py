@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from indexer.sqlite_fts import SqliteEngine
 
@@ -199,12 +200,14 @@ def saved_search(app, session):
     Path(app.config["MAIL_FILE_PATH"]).unlink(missing_ok=True)
 
     def make(query_string: str = "q=ng%E1%BA%ADp", frequency: str = "immediate",
-             created_at: datetime = datetime(2025, 3, 2, tzinfo=UTC), email: str | None = "an@example.vn"):
+             created_at: datetime = datetime(2025, 3, 2, tzinfo=UTC), email: str | None = "an@example.vn",
+             confirmed: bool = True):
         user = User(phone=f"09{len(session.query(User).all()):08d}", full_name="Nguyễn An", status="active")
         session.add(user)
         session.flush()
         saved = SavedSearch(user_id=user.id, name="Ngập", query_string=query_string, frequency=frequency,
-                            email=email, created_at=created_at)
+                            email=email, created_at=created_at,
+                            email_confirmed_at=created_at if confirmed and email else None)  # by its link
         session.add(saved)
         session.commit()
         return saved
@@ -339,3 +342,62 @@ def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_are_text(client, ses
     lines = client.get("/api/v1/reports.jsonl").get_data(as_text=True).splitlines()
     titles = {json.loads(line)["title"] for line in lines}
     assert all(t[:1] in "=+-@" for t in titles)  # JSONL: data, not a spreadsheet; unchanged
+
+
+def test_alerts_go_only_to_an_address_confirmed_by_its_link(app, client, session, search, make_report, otp_login,
+                                                            clock):
+    """Typing someone else's address into a saved search must not make the portal mail them
+    alerts: a confirmation link goes there first, and nothing else until it is used."""
+    import re
+    from pathlib import Path
+
+    from webapp.opendata.alerts import send_due
+    from webapp.opendata.models import SavedSearch
+
+    app.config["MAIL_BACKEND"] = "file"
+    Path(app.config["MAIL_FILE_PATH"]).unlink(missing_ok=True)
+    otp_login("0912345678")
+    response = client.post("/tim-kiem-da-luu/moi?q=ng%E1%BA%ADp",
+                           data={"name": "Ngập", "frequency": "immediate", "email": "nguoi.khac@example.vn"})
+    assert response.status_code == 302
+    assert "Đã gửi thư xác nhận" in client.get("/tim-kiem-da-luu").get_data(as_text=True)
+    saved = session.scalar(select(SavedSearch))
+    [confirmation] = mails(app)
+    assert confirmation["to"] == "nguoi.khac@example.vn" and "Xác nhận" in confirmation["subject"]
+    link = re.search(r"https?://\S+/tim-kiem-da-luu/xac-nhan/\S+", confirmation["text"]).group()
+    published(make_report, 2, title="Ngập nước", start=clock.now + timedelta(hours=1))
+    search.index()
+    assert send_due(clock.now + timedelta(hours=2))["mailed"] == 0 and len(mails(app)) == 1  # not confirmed
+
+    from urllib.parse import urlsplit
+
+    path = urlsplit(link).path
+    page = client.get(path)
+    assert page.status_code == 200 and "nguoi.khac@example.vn" in page.get_data(as_text=True)
+    session.refresh(saved)
+    assert saved.email_confirmed_at is None  # opening the link (a mail scanner) confirms nothing
+    assert "Đã xác nhận" in client.post(path).get_data(as_text=True)
+    assert send_due(clock.now + timedelta(hours=3))["mailed"] == 1
+    assert mails(app)[-1]["to"] == "nguoi.khac@example.vn"
+
+    # A new address needs its own confirmation; the old link does not confirm it.
+    client.post(f"/tim-kiem-da-luu/{saved.id}", data={f"s{saved.id}-name": "Ngập",
+                                                     f"s{saved.id}-frequency": "immediate",
+                                                     f"s{saved.id}-email": "moi@example.vn"})
+    session.refresh(saved)
+    assert saved.email == "moi@example.vn" and saved.email_confirmed_at is None
+    assert client.get(path).status_code == 404
+    assert mails(app)[-1]["to"] == "moi@example.vn"
+
+
+def test_an_address_confirmed_once_needs_no_second_link(app, client, session, otp_login, clock):
+    from webapp.opendata.models import SavedSearch
+
+    otp_login("0912345678")
+    client.post("/tim-kiem-da-luu/moi?q=a", data={"name": "A", "frequency": "daily", "email": "an@example.vn"})
+    first = session.scalar(select(SavedSearch))
+    first.email_confirmed_at = clock.now
+    session.commit()
+    client.post("/tim-kiem-da-luu/moi?q=b", data={"name": "B", "frequency": "daily", "email": "AN@example.vn"})
+    second = session.scalar(select(SavedSearch).where(SavedSearch.name == "B"))
+    assert second.email_confirmed_at is not None

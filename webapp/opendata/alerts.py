@@ -21,13 +21,14 @@ from zoneinfo import ZoneInfo
 from flask import current_app, has_request_context, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import delete, select
+from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
+from sqlalchemy import delete, func, select
 from werkzeug.datastructures import MultiDict
 
 from indexer.engine import EngineUnavailable
 from webapp.clock import now
 from webapp.extensions import db
+from webapp.jobs import after_commit
 from webapp.mail import MailError, send_mail
 from webapp.opendata.models import AlertFrequency, SavedSearch, SavedSearchHit
 from webapp.search import services
@@ -49,7 +50,10 @@ def params_of(saved: SavedSearch) -> MultiDict:
 
 
 def is_due(saved: SavedSearch, at: datetime) -> bool:
-    """Immediate searches are due at every run; daily ones once per local day, after the hour."""
+    """Immediate searches are due at every run; daily ones once per local day, after the hour.
+    Never before the address was confirmed by its owner."""
+    if saved.email_confirmed_at is None:
+        return False
     if saved.frequency == AlertFrequency.IMMEDIATE:
         return True
     if saved.frequency != AlertFrequency.DAILY:
@@ -73,6 +77,69 @@ def new_matches(saved: SavedSearch, at: datetime) -> list[dict[str, Any]]:
 
 def unsubscribe_token(saved: SavedSearch) -> str:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="pakn-alerts").dumps(saved.id)
+
+
+# -- confirming the address an alert goes to -------------------------------------------------------------
+CONFIRM_DAYS = 7
+
+
+def _confirm_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="pakn-alert-confirm")
+
+
+def confirm_token(saved: SavedSearch) -> str:
+    """A link token for this saved search and its current address (a changed address needs a new one)."""
+    return _confirm_signer().dumps([saved.id, (saved.email or "").lower()])
+
+
+def saved_from_confirm_token(token: str) -> SavedSearch | None:
+    """The saved search whose current address the token confirms; None if invalid, old or changed."""
+    try:
+        saved_id, email = _confirm_signer().loads(token, max_age=CONFIRM_DAYS * 86400)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    saved = db.session.get(SavedSearch, saved_id) if isinstance(saved_id, int) else None
+    if saved is None or (saved.email or "").lower() != email:
+        return None
+    return saved
+
+
+def address_changed(saved: SavedSearch) -> None:
+    """After the address of ``saved`` was set or changed: confirmed at once when the same user
+    already confirmed it on another saved search, else a confirmation link is mailed (after commit)."""
+    saved.email_confirmed_at = None
+    if not saved.email:
+        return
+    db.session.flush()
+    known = db.session.scalar(select(SavedSearch.id).where(
+        SavedSearch.user_id == saved.user_id, SavedSearch.id != saved.id,
+        func.lower(SavedSearch.email) == saved.email.lower(), SavedSearch.email_confirmed_at.is_not(None)))
+    if known is not None:
+        saved.email_confirmed_at = now()
+        return
+    after_commit("webapp.opendata.alerts:mail_confirmation", saved.id)
+
+
+def mail_confirmation(saved_id: int) -> None:
+    """Job: mail the confirmation link of a saved search's address (read, end, call out)."""
+    saved = db.session.get(SavedSearch, saved_id)
+    if saved is None or not saved.email or saved.email_confirmed_at is not None:
+        return
+    with links_context(), force_locale("vi"):
+        link = url_for("opendata.confirm_email", token=confirm_token(saved), _external=True)
+        email, name = saved.email, saved.name
+        subject = _("Xác nhận địa chỉ nhận thư báo: %(name)s", name=name)
+        text = "\n".join([
+            _("Bạn (hoặc ai đó) vừa đăng ký nhận thư báo phản ánh mới cho tìm kiếm “%(name)s” tại địa chỉ này.",
+              name=name),
+            _("Bấm vào liên kết sau để xác nhận; thư báo chỉ được gửi sau khi xác nhận:"), link, "",
+            _("Nếu không phải bạn, hãy bỏ qua thư này: sẽ không có thư nào khác."),
+        ])
+    db.session.commit()
+    try:
+        send_mail(email, subject, text)
+    except MailError as exc:
+        log.warning("confirmation of the address of saved search %s not sent: %s", saved_id, exc)
 
 
 def saved_id_from_token(token: str) -> int | None:

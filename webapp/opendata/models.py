@@ -56,6 +56,9 @@ class SavedSearch(db.Model):
     query_string: Mapped[str] = mapped_column(Text, default="")
     frequency: Mapped[str] = mapped_column(String(16), default=AlertFrequency.NONE, index=True)
     email: Mapped[str | None] = mapped_column(String(254))
+    # Alerts go only to an address its owner confirmed by the link mailed to it (else anyone could
+    # have the portal mail any address).
+    email_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

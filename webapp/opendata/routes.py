@@ -23,7 +23,7 @@ from werkzeug.datastructures import MultiDict
 from webapp import access, clock, feeds
 from webapp.errors import json_error as _error
 from webapp.extensions import db
-from webapp.opendata import exports
+from webapp.opendata import alerts, exports
 from webapp.opendata.alerts import params_of, saved_id_from_token
 from webapp.opendata.forms import SavedSearchForm
 from webapp.opendata.models import ALERT_FREQUENCY_LABELS, AlertFrequency, SavedSearch
@@ -170,8 +170,10 @@ def saved_new():
             frequency=form.frequency.data,
             email=(form.email.data or "").strip() or None)
         db.session.add(saved)
+        alerts.address_changed(saved)
         db.session.commit()
         flash(_("Đã lưu tìm kiếm “%(name)s”.", name=saved.name), "success")
+        _confirmation_notice(saved)
         return redirect(url_for("opendata.saved_list"))
     return render_template("opendata/saved_new.html", form=form, params=params, error=error,
                            summary=feed_title(params)), (400 if error or form.errors else 200)
@@ -198,9 +200,15 @@ def saved_update(saved_id: int):
     if form.validate_on_submit():
         saved.name = form.name.data.strip()
         saved.frequency = form.frequency.data
-        saved.email = (form.email.data or "").strip() or None
+        email = (form.email.data or "").strip() or None
+        changed = (email or "").lower() != (saved.email or "").lower()
+        saved.email = email
+        if changed:
+            alerts.address_changed(saved)
         db.session.commit()
         flash(_("Đã cập nhật “%(name)s”.", name=saved.name), "success")
+        if changed:
+            _confirmation_notice(saved)
         return redirect(url_for("opendata.saved_list"))
     for errors in form.errors.values():
         for message in errors:
@@ -216,6 +224,26 @@ def saved_delete(saved_id: int):
     db.session.commit()
     flash(_("Đã xoá tìm kiếm “%(name)s”.", name=saved.name), "success")
     return redirect(url_for("opendata.saved_list"))
+
+
+def _confirmation_notice(saved: SavedSearch) -> None:
+    if saved.email and saved.email_confirmed_at is None:
+        flash(_("Đã gửi thư xác nhận tới %(email)s. Thư báo chỉ được gửi sau khi bạn bấm liên kết trong thư đó.",
+                email=saved.email), "success")
+
+
+@bp.route("/tim-kiem-da-luu/xac-nhan/<token>", methods=["GET", "POST"])
+def confirm_email(token: str):
+    """The link of the confirmation mail: asks to confirm (mail scanners open links), then alerts may go."""
+    saved = alerts.saved_from_confirm_token(token)
+    if saved is None:
+        return render_template("opendata/confirm_email.html", saved=None), 404
+    done = saved.email_confirmed_at is not None
+    if request.method == "POST" and not done:
+        saved.email_confirmed_at = clock.now()
+        db.session.commit()
+        done = True
+    return render_template("opendata/confirm_email.html", saved=saved, done=done, token=token)
 
 
 @bp.route("/tim-kiem-da-luu/huy/<token>", methods=["GET", "POST"])

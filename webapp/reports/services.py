@@ -197,11 +197,13 @@ def sms_tracking_code(report_id: int) -> None:
     if report is None or not report.sender_phone:
         return
     kind = "phan anh" if report.type == ReportType.PAKN else "hien ke"
+    phone, code = report.sender_phone, report.code
+    db.session.commit()  # no transaction open while the gateway answers
     try:
-        send_sms(report.sender_phone, f"{current_app.config['SMS_SENDER_NAME']}: Da nhan {kind} cua ban. "
-                                      f"Ma theo doi: {report.code}. Tra cuu tai muc PAKN cua toi hoac Tra cuu ma.")
+        send_sms(phone, f"{current_app.config['SMS_SENDER_NAME']}: Da nhan {kind} cua ban. "
+                        f"Ma theo doi: {code}. Tra cuu tai muc PAKN cua toi hoac Tra cuu ma.")
     except SmsError:
-        current_app.logger.warning("tracking-code SMS for %s failed", report.code)
+        current_app.logger.warning("tracking-code SMS for %s failed", code)
 
 
 # -- following a report -------------------------------------------------------------------------------

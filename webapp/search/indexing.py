@@ -44,9 +44,22 @@ def _in_scope(scope: str) -> Any:
     return Report.id.is_not(None) if scope == "staff" else Report.published.is_(True)
 
 
-def index_reports(ids: Iterable[int], engine: SearchEngine,
-                  gone: dict[int, int] | None = None, scope: str = "public") -> tuple[int, int]:
-    """Bring the documents of reports ``ids`` in line with the database; returns (written, removed).
+@dataclass
+class Changes:
+    """What one batch changes in one index: documents to write and (id, version) to delete."""
+
+    docs: list[dict[str, Any]] = field(default_factory=list)
+    removals: list[tuple[int, int]] = field(default_factory=list)
+
+    def apply(self, engine: SearchEngine) -> tuple[int, int]:
+        """Send them to ``engine`` (a network call: hold no database transaction while it runs)."""
+        written = engine.bulk_upsert(self.docs) if self.docs else 0
+        removed = engine.delete(self.removals) if self.removals else 0
+        return written, removed
+
+
+def build_changes(ids: Iterable[int], gone: dict[int, int] | None = None, scope: str = "public") -> Changes:
+    """The documents of reports ``ids`` as the database has them now (reads only).
 
     ``gone`` gives, for reports deleted from the database, the last revision the outbox saw.
     """
@@ -54,61 +67,74 @@ def index_reports(ids: Iterable[int], engine: SearchEngine,
     ids = sorted(set(ids))
     reports = {r.id: r for r in db.session.scalars(
         select(Report).where(Report.id.in_(ids)).options(*LOAD_OPTIONS))} if ids else {}
-    docs, removals = [], []
+    changes = Changes()
     for report_id in ids:
         report = reports.get(report_id)
         if report is None:
             # Deleted: a revision past any the index can hold, so the deletion always wins.
-            removals.append((report_id, (gone or {}).get(report_id, 0) + 1))
+            changes.removals.append((report_id, (gone or {}).get(report_id, 0) + 1))
             continue
         doc = build(report)
         if doc is None:
-            removals.append((report.id, report.revision))
+            changes.removals.append((report.id, report.revision))
         else:
-            docs.append(doc)
-    written = engine.bulk_upsert(docs) if docs else 0
-    removed = engine.delete(removals) if removals else 0
-    return written, removed
+            changes.docs.append(doc)
+    return changes
+
+
+def index_reports(ids: Iterable[int], engine: SearchEngine,
+                  gone: dict[int, int] | None = None, scope: str = "public") -> tuple[int, int]:
+    """Bring the documents of reports ``ids`` in line with the database; returns (written, removed).
+
+    The reading transaction ends before the engine is called: on SQLite a job's transaction holds
+    the one write lock, and a slow engine must not make every citizen's send wait.
+    """
+    changes = build_changes(ids, gone, scope)
+    db.session.commit()
+    return changes.apply(engine)
 
 
 def drain_outbox(batch_size: int = 500, engine: SearchEngine | None = None,
                  staff_engine: SearchEngine | None = None) -> int:
     """Process every pending outbox entry in batches (both indices); returns how many were processed.
 
-    On an engine failure the batch stays pending (with its attempt count and error recorded)
-    and ``EngineUnavailable`` is raised, so that a queue can retry and the sweep repairs later.
-    Writing is idempotent, so the index that did succeed is simply written again.
+    Each batch: read the entries and build both indices' documents in one short transaction, end
+    it, call the engines with no transaction open, then mark the entries done in another short
+    transaction. On an engine failure the batch stays pending (its attempt count and error
+    recorded) and ``EngineUnavailable`` is raised, so that a queue can retry and the sweep repairs
+    later. Writing is idempotent (documents carry the row's revision as external version), so an
+    index that did succeed is simply written again, and two drains that read the same batch at
+    once (two workers) only do the same work twice.
     """
     engine = engine or get_engine()
     staff_engine = staff_engine or get_engine("staff")
     processed = 0
     while True:
-        query = (select(OutboxEntry).where(OutboxEntry.processed_at.is_(None))
-                 .order_by(OutboxEntry.id).limit(batch_size))
-        if db.session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)  # workers share the backlog
-        entries = db.session.scalars(query).all()
+        entries = db.session.execute(
+            select(OutboxEntry.id, OutboxEntry.entity, OutboxEntry.entity_id, OutboxEntry.op, OutboxEntry.revision)
+            .where(OutboxEntry.processed_at.is_(None)).order_by(OutboxEntry.id).limit(batch_size)).all()
         if not entries:
             db.session.commit()
             return processed
-        gone = {}
+        gone: dict[int, int] = {}
         for e in entries:
             if e.op == "delete":
                 gone[e.entity_id] = max(gone.get(e.entity_id, 0), e.revision)
+        ids = [e.entity_id for e in entries if e.entity == "report"]
+        entry_ids = [e.id for e in entries]
+        public, staff = build_changes(ids, gone), build_changes(ids, gone, scope="staff")
+        db.session.commit()  # nothing is held while the engines are called
         try:
-            ids = [e.entity_id for e in entries if e.entity == "report"]
-            index_reports(ids, engine, gone)
-            index_reports(ids, staff_engine, gone, scope="staff")
+            public.apply(engine)
+            staff.apply(staff_engine)
         except EngineUnavailable as exc:
             db.session.rollback()
-            ids = [e.id for e in entries]
-            db.session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(ids)).values(
+            db.session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(entry_ids)).values(
                 attempts=OutboxEntry.attempts + 1, last_error=str(exc)[:500]))
             db.session.commit()
             raise
-        now = utcnow()
-        for e in entries:
-            e.processed_at = now
+        db.session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(entry_ids), OutboxEntry.processed_at.is_(None))
+                           .values(processed_at=utcnow()))
         db.session.commit()
         processed += len(entries)
 
@@ -130,13 +156,13 @@ def public_documents(batch: int = 1000, scope: str = "public") -> Iterator[dict[
             select(Report).where(_in_scope(scope), Report.id > last_id)
             .order_by(Report.id).limit(batch).options(*LOAD_OPTIONS)).all()
         if not reports:
+            db.session.commit()
             return
-        for report in reports:
-            doc = build(report)
-            if doc is not None:
-                yield doc
+        docs = [doc for doc in map(build, reports) if doc is not None]
         last_id = reports[-1].id
         db.session.expunge_all()  # keep memory flat however many reports there are
+        db.session.commit()  # the consumer sends these to the engine: no transaction open meanwhile
+        yield from docs
 
 
 def public_count(scope: str = "public") -> int:
@@ -168,6 +194,7 @@ def reconcile(engine: SearchEngine | None = None, scope: str = "public") -> Reco
     """Compare (id, revision) between the database and the index and repair the differences."""
     engine = engine or get_engine(scope)
     in_db = dict(db.session.execute(select(Report.id, Report.revision).where(_in_scope(scope))).all())
+    db.session.commit()  # no transaction open while the engine answers
     in_index = dict(engine.revisions())
     report = ReconcileReport()
     for report_id, revision in in_db.items():
@@ -187,6 +214,7 @@ def reconcile(engine: SearchEngine | None = None, scope: str = "public") -> Reco
     if orphans:
         unpublished = dict(db.session.execute(
             select(Report.id, Report.revision).where(Report.id.in_(orphans))).all())
+        db.session.commit()
         engine.delete([(i, max(unpublished.get(i, 0), in_index[i] + 1)) for i in orphans])
     if report.newer_in_index:
         log.warning("index holds newer revisions than the database for %d reports (restored "
@@ -213,7 +241,9 @@ def status(engine: SearchEngine | None = None) -> Status:
     if oldest is not None:
         oldest = UTCDateTime().process_result_value(oldest, None) if oldest.tzinfo is None else oldest
         age = (utcnow() - oldest).total_seconds()
-    return Status(engine=engine.health(), public_reports=public_count(), backlog=backlog,
+    public_reports = public_count()
+    db.session.commit()  # no transaction open while the engine answers
+    return Status(engine=engine.health(), public_reports=public_reports, backlog=backlog,
                   oldest_pending_seconds=age, failing=failing)
 
 

@@ -446,8 +446,9 @@ def sms_status(report_id: int, kind: str) -> None:
     report = db.session.get(Report, report_id)
     if report is None or not report.sender_phone or kind not in SMS_TEXTS:
         return
+    phone, code = report.sender_phone, report.code
+    db.session.commit()  # no transaction open while the gateway answers
     try:
-        send_sms(report.sender_phone, SMS_TEXTS[kind].format(name=current_app.config["SMS_SENDER_NAME"],
-                                                             code=report.code))
+        send_sms(phone, SMS_TEXTS[kind].format(name=current_app.config["SMS_SENDER_NAME"], code=code))
     except SmsError:
-        current_app.logger.warning("%s SMS for %s failed", kind, report.code)
+        current_app.logger.warning("%s SMS for %s failed", kind, code)
