@@ -46,7 +46,8 @@ def test_a_drain_sends_the_alerts_that_are_due(app, session, search, make_report
     session.add(user)
     session.flush()
     session.add(SavedSearch(user_id=user.id, name="Ngập", query_string="q=ng%E1%BA%ADp", frequency="immediate",
-                            email="an@example.vn", created_at=clock.now - timedelta(days=1)))
+                            email="an@example.vn", created_at=clock.now - timedelta(days=1),
+                            email_confirmed_at=clock.now - timedelta(days=1)))  # confirmed by its link
     report = make_report(title="Ngập nước mới", submitted_at=clock.now - timedelta(hours=2),
                          published_at=clock.now - timedelta(hours=1))
     session.commit()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import nullcontext
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,7 +22,7 @@ from flask import current_app, has_request_context, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from werkzeug.datastructures import MultiDict
 
 from indexer.engine import EngineUnavailable
@@ -65,13 +65,12 @@ def is_due(saved: SavedSearch, at: datetime) -> bool:
     return saved.checked_at is None or saved.checked_at.astimezone(tz).date() < local.date()
 
 
-def new_matches(saved: SavedSearch, at: datetime) -> list[dict[str, Any]]:
-    """Public documents matching the search, published since it was saved, not mailed before."""
+def new_matches(saved: SavedSearch, checked_at: datetime | None, sent: set[int]) -> list[dict[str, Any]]:
+    """Public documents matching the search, published since it was saved (and since a little
+    before the last check), not mailed before (``sent``). Calls the engine: no transaction open."""
     query = SearchRequest.from_saved(saved.query_string).query()
-    since = max(saved.created_at, (saved.checked_at or saved.created_at) - LOOKBACK)
+    since = max(saved.created_at, (checked_at or saved.created_at) - LOOKBACK)
     query = replace(query, published_after=since, sort="newest", facets=False)
-    sent = set(db.session.scalars(select(SavedSearchHit.report_id)
-                                  .where(SavedSearchHit.saved_search_id == saved.id)))
     return [doc for doc in get_engine().scan(query) if doc["id"] not in sent]
 
 
@@ -173,19 +172,61 @@ def compose(saved: SavedSearch, docs: list[dict[str, Any]]) -> tuple[str, str]:
     return subject, "\n".join(lines)
 
 
-def send_one(saved: SavedSearch, at: datetime) -> int:
-    """Mail the new matches of one saved search; returns how many reports were mailed."""
-    docs = new_matches(saved, at)
-    if docs and saved.email:
-        with force_locale("vi"):
-            subject, text = compose(saved, docs)
-        unsubscribe = url_for("opendata.unsubscribe", token=unsubscribe_token(saved), _external=True)
-        send_mail(saved.email, subject, text, headers={"List-Unsubscribe": f"<{unsubscribe}>"})
-        for doc in docs:
-            db.session.add(SavedSearchHit(saved_search_id=saved.id, report_id=doc["id"], sent_at=at))
-        saved.last_sent_at = at
-    saved.checked_at = at
-    return len(docs) if saved.email else 0
+@dataclass(frozen=True)
+class Target:
+    """What an alert run needs of a saved search, read in its claiming transaction."""
+
+    id: int
+    name: str
+    query_string: str
+    email: str | None
+    created_at: datetime
+
+
+def send_one(saved_id: int, at: datetime) -> int | None:
+    """Mail the new matches of one saved search; returns how many reports were mailed, or None when
+    it is not due (or another worker took this run).
+
+    Three steps, none holding a transaction across a network call: claim the run (``checked_at``
+    moves from what this run read to ``at``, so a second worker's claim fails) and read what the
+    mail needs, in one short transaction; ask the engine and send the mail with none open; record
+    the mailed reports in another. A failed engine or mail gives the run back (``checked_at`` as
+    it was) for the next sweep.
+    """
+    saved = db.session.get(SavedSearch, saved_id)
+    if saved is None or not is_due(saved, at):
+        db.session.rollback()
+        return None
+    previous = saved.checked_at
+    same = SavedSearch.checked_at.is_(None) if previous is None else SavedSearch.checked_at == previous
+    claimed = db.session.execute(update(SavedSearch).where(SavedSearch.id == saved_id, same)
+                                 .values(checked_at=at)).rowcount
+    if not claimed:
+        db.session.rollback()
+        return None
+    sent = set(db.session.scalars(select(SavedSearchHit.report_id).where(SavedSearchHit.saved_search_id == saved_id)))
+    saved = Target(id=saved.id, name=saved.name, query_string=saved.query_string, email=saved.email,
+                   created_at=saved.created_at)  # plain values: nothing reloads while the mail goes
+    db.session.commit()
+    try:
+        docs = new_matches(saved, previous, sent)
+        if docs and saved.email:
+            with force_locale("vi"):
+                subject, text = compose(saved, docs)
+            unsubscribe = url_for("opendata.unsubscribe", token=unsubscribe_token(saved), _external=True)
+            send_mail(saved.email, subject, text, headers={"List-Unsubscribe": f"<{unsubscribe}>"})
+    except (MailError, EngineUnavailable, services.ParamError):
+        db.session.rollback()
+        db.session.execute(update(SavedSearch).where(SavedSearch.id == saved_id, SavedSearch.checked_at == at)
+                           .values(checked_at=previous))
+        db.session.commit()
+        raise
+    if not (docs and saved.email):
+        return 0
+    db.session.add_all(SavedSearchHit(saved_search_id=saved_id, report_id=doc["id"], sent_at=at) for doc in docs)
+    db.session.execute(update(SavedSearch).where(SavedSearch.id == saved_id).values(last_sent_at=at))
+    db.session.commit()
+    return len(docs)
 
 
 def links_context():  # noqa: ANN201 - a context manager
@@ -210,23 +251,17 @@ def _send_due(at: datetime) -> dict[str, int]:
         .order_by(SavedSearch.id)).all()
     db.session.rollback()
     for saved_id in ids:
-        saved = db.session.execute(select(SavedSearch).where(SavedSearch.id == saved_id)
-                                   .with_for_update(skip_locked=True)).scalar_one_or_none()
-        if saved is None or not is_due(saved, at):
-            db.session.rollback()
-            continue
         try:
-            mailed = send_one(saved, at)
-            db.session.commit()
+            mailed = send_one(saved_id, at)
         except (MailError, EngineUnavailable) as exc:
-            db.session.rollback()
             counts["failed"] += 1
             log.warning("alert of saved search %s not sent, next run retries: %s", saved_id, exc)
             continue
         except services.ParamError as exc:  # the reference data changed under a saved search
-            saved.checked_at = at
-            db.session.commit()
+            _mark_checked(saved_id, at)
             log.warning("saved search %s no longer valid: %s", saved_id, exc.message)
+            continue
+        if mailed is None:
             continue
         counts["checked"] += 1
         counts["mailed"] += 1 if mailed else 0
@@ -234,6 +269,11 @@ def _send_due(at: datetime) -> dict[str, int]:
     db.session.execute(delete(SavedSearchHit).where(SavedSearchHit.sent_at < at - HITS_KEPT))
     db.session.commit()
     return counts
+
+
+def _mark_checked(saved_id: int, at: datetime) -> None:
+    db.session.execute(update(SavedSearch).where(SavedSearch.id == saved_id).values(checked_at=at))
+    db.session.commit()
 
 
 def install() -> None:
