@@ -62,7 +62,7 @@ def _send_http(to: str, text: str) -> None:
 def otp_text(code: str, purpose: str = "login") -> str:
     """The OTP message. Unaccented on purpose: GSM-7 keeps it to one 160-character SMS everywhere."""
     name = current_app.config["SMS_SENDER_NAME"]
-    if purpose == "register_existing":  # someone registered with a number that has an account
+    if purpose == "register_known":  # someone registered with a number that has an account
         return (f"{name}: So nay da co tai khoan. Neu ban vua dang ky, dung ma {code} de dang nhap "
                 "(1 phut). Neu khong, hay bo qua tin nay.")
     return (f"{name}: Ma xac thuc cua ban la {code}. Ma co hieu luc trong 1 phut. "

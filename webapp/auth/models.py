@@ -131,7 +131,7 @@ class OtpChallenge(db.Model):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     phone: Mapped[str] = mapped_column(String(16), index=True)
-    purpose: Mapped[str] = mapped_column(String(16), default="login")  # login | register
+    purpose: Mapped[str] = mapped_column(String(16), default="login")  # login | register | register_known | verify_phone (16 at most)
     code_hash: Mapped[str] = mapped_column(String(128))
     client_ip: Mapped[str] = mapped_column(String(64), default="", index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))

@@ -142,7 +142,7 @@ def register():
         user = db.session.scalar(select(User).where(User.phone == phone))
         purpose = "register"
         if user is not None and user.status != UserStatus.PENDING:
-            purpose = "register_existing"  # the SMS says the number has an account: a login code
+            purpose = "register_known"  # the SMS says the number has an account: a login code
         else:
             if user is None:
                 user = User(phone=phone, kind=UserKind.CITIZEN, status=UserStatus.PENDING)
