@@ -8,7 +8,7 @@ FLASK := $(BIN)/flask --app wsgi
 PYTEST_ARGS ?=
 LOAD_ARGS ?=
 
-.PHONY: run test e2e bench load lint services translations migrate seed clean-instance help
+.PHONY: run test e2e bench load lint services translations migrate seed clean-instance help opensearch
 
 help:
 	@echo "make run    - install, migrate, load demo data, serve the portal"
@@ -17,6 +17,7 @@ help:
 	@echo "make load   - load test: 50 users against gunicorn, 100,000 reports (LOAD_ARGS=...)"
 	@echo "make lint   - ruff"
 	@echo "make services - install (Debian packages) and start PostgreSQL, Redis and Chromium for the tests"
+	@echo "make opensearch - build the OpenSearch 2.19 test node (engines/opensearch, Maven; Java 17)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +56,13 @@ lint: $(VENV)/.requirements-test
 
 services:
 	bash .ci/services
+
+# The OpenSearch test node (engines/opensearch/README.md): the tests and bench/opensearch.py start it.
+OPENSEARCH_JAR := engines/opensearch/target/pakn-opensearch.jar
+opensearch: $(OPENSEARCH_JAR)
+
+$(OPENSEARCH_JAR): engines/opensearch/pom.xml $(wildcard engines/opensearch/src/main/java/org/pakn/opensearch/*.java)
+	cd engines/opensearch && mvn -q -B clean package
 
 bench: $(VENV)/.requirements
 	cd bench && ../$(BIN)/python search.py
