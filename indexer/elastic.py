@@ -34,9 +34,14 @@ _COMPAT = "application/vnd.elasticsearch+"
 
 
 class PlainJsonNode(Urllib3HttpNode):
-    """Sends ``application/json`` / ``application/x-ndjson`` instead of the 8.x compatibility mimetypes.
+    """The one compatibility shim for OpenSearch-family servers (OpenSearch 2.x, osmem-server).
 
-    Needed by OpenSearch-compatible servers (the test server), which reject the vendor types.
+    On only when configured (``ELASTICSEARCH_PLAIN_JSON``); a real Elasticsearch 8 cluster needs
+    none of it. It does two things the 8.x client would otherwise trip over:
+    sends ``application/json`` / ``application/x-ndjson`` instead of the 8.x compatibility
+    mimetypes (``application/vnd.elasticsearch+json; compatible-with=8``, which OpenSearch refuses
+    with 406), and marks answers without the ``X-Elastic-Product: Elasticsearch`` header as if
+    they had it (the client's product check refuses every 2xx answer of a server that lacks it).
     """
 
     def perform_request(self, method, target, body=None, headers=None, request_timeout=None, **kw):  # noqa: ANN001, ANN201
@@ -47,9 +52,13 @@ class PlainJsonNode(Urllib3HttpNode):
                 if value and value.startswith(_COMPAT):
                     headers[name] = "application/" + value[len(_COMPAT):].split(";")[0].strip()
         if request_timeout is None:
-            return super().perform_request(method, target, body=body, headers=headers, **kw)
-        return super().perform_request(method, target, body=body, headers=headers,
-                                       request_timeout=request_timeout, **kw)
+            response = super().perform_request(method, target, body=body, headers=headers, **kw)
+        else:
+            response = super().perform_request(method, target, body=body, headers=headers,
+                                               request_timeout=request_timeout, **kw)
+        if "x-elastic-product" not in response.meta.headers:
+            response.meta.headers["X-Elastic-Product"] = "Elasticsearch"
+        return response
 
 
 def _mapping() -> dict[str, Any]:
