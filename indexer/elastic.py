@@ -69,7 +69,8 @@ class ElasticsearchEngine(SearchEngine):
     name = "elasticsearch"
 
     def __init__(self, url: str, prefix: str = "pakn", username: str = "", password: str = "",
-                 api_key: str = "", plain_json: bool = False, timeout: float = 10.0) -> None:
+                 api_key: str = "", plain_json: bool = False, timeout: float = 10.0,
+                 replicas: int = 0) -> None:
         options: dict[str, Any] = {"request_timeout": timeout, "max_retries": 1, "retry_on_timeout": False}
         if username:
             options["basic_auth"] = (username, password)
@@ -80,6 +81,7 @@ class ElasticsearchEngine(SearchEngine):
         self.client = Elasticsearch(url, **options)
         self.alias = f"{prefix}-reports"
         self.url = url
+        self.replicas = replicas
         self._ensured = False  # the alias is known to exist: searches need no extra round trip
 
     def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -110,6 +112,7 @@ class ElasticsearchEngine(SearchEngine):
 
     def _create_index(self, name: str) -> None:
         body = _mapping()
+        body["settings"]["number_of_replicas"] = self.replicas
         self._call(self.client.indices.create, index=name, settings=body["settings"],
                    mappings=body["mappings"])
 
@@ -252,11 +255,23 @@ class ElasticsearchEngine(SearchEngine):
     def health(self) -> dict[str, Any]:
         try:
             info = self._call(self.client.info)
+            documents = self.count()
             return {"engine": self.name, "ok": True, "url": self.url, "alias": self.alias,
                     "indices": self._alias_targets(), "version": info["version"]["number"],
-                    "documents": self.count()}
+                    "documents": documents, "cluster": self._cluster_health()}
         except EngineUnavailable as exc:
             return {"engine": self.name, "ok": False, "url": self.url, "error": str(exc)}
+
+    def _cluster_health(self) -> dict[str, Any] | None:
+        """Health of this index's shards: green (every copy assigned), yellow (a replica is missing:
+        all data still served, less redundancy), red (a primary is missing). None if not told."""
+        try:
+            h = self._call(self.client.cluster.health, index=self.alias, timeout="5s")
+        except ApiError:
+            return None
+        return {"status": h["status"], "nodes": h["number_of_nodes"], "replicas": self.replicas,
+                "unassigned_shards": h["unassigned_shards"],
+                "initializing_shards": h["initializing_shards"]}
 
     # -- search -----------------------------------------------------------------------------
     @staticmethod
