@@ -54,6 +54,12 @@ def index_reports(ids: Iterable[int], engine: SearchEngine,
 
     ``gone`` gives, for reports deleted from the database, the last revision the outbox saw.
     """
+    return _write(engine, *_plan(ids, scope, gone))
+
+
+def _plan(ids: Iterable[int], scope: str, gone: dict[int, int] | None
+          ) -> tuple[list[dict[str, Any]], list[tuple[int, int]]]:
+    """The documents to write and the (id, revision) to remove for reports ``ids`` (reads only)."""
     build = _builder(scope)
     ids = sorted(set(ids))
     reports = {r.id: r for r in db.session.scalars(
@@ -70,6 +76,10 @@ def index_reports(ids: Iterable[int], engine: SearchEngine,
             removals.append((report.id, report.revision))
         else:
             docs.append(doc)
+    return docs, removals
+
+
+def _write(engine: SearchEngine, docs: list[dict[str, Any]], removals: list[tuple[int, int]]) -> tuple[int, int]:
     written = engine.bulk_upsert(docs) if docs else 0
     removed = engine.delete(removals) if removals else 0
     return written, removed
@@ -99,20 +109,26 @@ def drain_outbox(batch_size: int = 500, engine: SearchEngine | None = None,
         for e in entries:
             if e.op == "delete":
                 gone[e.entity_id] = max(gone.get(e.entity_id, 0), e.revision)
+        ids = [e.entity_id for e in entries if e.entity == "report"]
+        entry_ids = [e.id for e in entries]
+        writes = [(engine, *_plan(ids, "public", gone)), (staff_engine, *_plan(ids, "staff", gone))]
+        if db.session.get_bind().dialect.name == "sqlite":
+            # SQLite has one write lock and this transaction holds it (IMMEDIATE outside a request):
+            # end it before calling the engine, or every send waits for the engine's answers (and
+            # fails with "database is locked" when they take longer than the busy timeout).
+            # PostgreSQL keeps its transaction: its row locks on these entries are what lets
+            # workers share the backlog (skip_locked), and they block no one else.
+            db.session.commit()
         try:
-            ids = [e.entity_id for e in entries if e.entity == "report"]
-            index_reports(ids, engine, gone)
-            index_reports(ids, staff_engine, gone, scope="staff")
+            for target, docs, removals in writes:
+                _write(target, docs, removals)
         except EngineUnavailable as exc:
             db.session.rollback()
-            ids = [e.id for e in entries]
-            db.session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(ids)).values(
+            db.session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(entry_ids)).values(
                 attempts=OutboxEntry.attempts + 1, last_error=str(exc)[:500]))
             db.session.commit()
             raise
-        now = utcnow()
-        for e in entries:
-            e.processed_at = now
+        db.session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(entry_ids)).values(processed_at=utcnow()))
         db.session.commit()
         processed += len(entries)
 
