@@ -8,12 +8,13 @@ FLASK := $(BIN)/flask --app wsgi
 PYTEST_ARGS ?=
 LOAD_ARGS ?=
 
-.PHONY: run test e2e bench load lint services translations migrate seed clean-instance help opensearch
+.PHONY: run test e2e bench load lint services translations migrate seed clean-instance help opensearch bench-opensearch
 
 help:
 	@echo "make run    - install, migrate, load demo data, serve the portal"
 	@echo "make test   - install test requirements and run the whole test suite"
 	@echo "make bench  - run the benchmarks in bench/"
+	@echo "make bench-opensearch - the Elasticsearch path on an OpenSearch node vs the embedded engine (100,000 reports)"
 	@echo "make load   - load test: 50 users against gunicorn, 100,000 reports (LOAD_ARGS=...)"
 	@echo "make lint   - ruff"
 	@echo "make services - install (Debian packages) and start PostgreSQL, Redis and Chromium for the tests"
@@ -69,6 +70,9 @@ bench: $(VENV)/.requirements
 	cd bench && ../$(BIN)/python index.py
 	cd bench && ../$(BIN)/python export.py
 	$(BIN)/python bench/import_speed.py
+
+bench-opensearch: $(VENV)/.requirements $(OPENSEARCH_JAR)
+	cd bench && ../$(BIN)/python opensearch.py
 
 load: $(VENV)/.requirements-bench translations
 	$(BIN)/python bench/load.py $(LOAD_ARGS)
