@@ -131,10 +131,11 @@ def test_a_node_lost_while_500_reports_are_sent_loses_nothing(cluster, tmp_path)
     runner = app.test_cli_runner()
     # The test reads the database in short app contexts of its own: requests then run in theirs, as
     # in production, and no transaction of the test's holds SQLite's write lock while it waits.
-    from indexer.engine import engine_from_config
+    from indexer.elastic import ElasticsearchEngine
 
-    public = engine_from_config(app.config)
-    staff = engine_from_config(app.config, "staff")
+    # The two indices the app writes (public, staff), seen from outside the app.
+    public = ElasticsearchEngine(cluster.urls[0], prefix=prefix, plain_json=True, replicas=1)
+    staff = ElasticsearchEngine(cluster.urls[0], prefix=f"{prefix}-staff", plain_json=True, replicas=1)
     try:
         with app.app_context():
             add_published(PUBLISHED)
