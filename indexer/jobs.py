@@ -200,6 +200,9 @@ def reconcile(engine: SearchEngine | None = None, scope: str = "public") -> Reco
     """Compare (id, revision) between the database and the index and repair the differences."""
     engine = engine or get_engine(scope)
     in_db = dict(db.session.execute(select(Report.id, Report.revision).where(_in_scope(scope))).all())
+    # No transaction stays open while the engine works (on SQLite it would hold the one write
+    # lock, and every send would wait for the whole scan): read, end it, then call the engine.
+    db.session.commit()
     in_index = dict(engine.revisions())
     report = ReconcileReport()
     for report_id, revision in in_db.items():
@@ -214,11 +217,13 @@ def reconcile(engine: SearchEngine | None = None, scope: str = "public") -> Reco
     report.orphaned = sorted(orphans)
     to_write = sorted(report.missing + report.stale)
     for start in range(0, len(to_write), 500):
-        index_reports(to_write[start:start + 500], engine, scope=scope)
-        db.session.expunge_all()
+        docs, removals = _plan(to_write[start:start + 500], scope, None)
+        db.session.commit()  # ends the read; the batch's rows are expired (their loaded state dropped)
+        _write(engine, docs, removals)
     if orphans:
         unpublished = dict(db.session.execute(
             select(Report.id, Report.revision).where(Report.id.in_(orphans))).all())
+        db.session.commit()
         engine.delete([(i, max(unpublished.get(i, 0), in_index[i] + 1)) for i in orphans])
     if report.newer_in_index:
         log.warning("index holds newer revisions than the database for %d reports (restored "
