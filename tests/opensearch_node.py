@@ -109,6 +109,8 @@ class OpenSearchCluster:
                 except subprocess.TimeoutExpired:
                     self.process.kill()
         self._log.close()
+        if self.process.returncode == 0:  # a clean stop: the log is of no more use
+            self.log_path.unlink(missing_ok=True)
 
     def __enter__(self) -> OpenSearchCluster:
         return self
