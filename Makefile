@@ -7,16 +7,19 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 PYTEST_ARGS ?=
 LOAD_ARGS ?=
+OPENSEARCH_JAR := engines/opensearch/target/pakn-opensearch.jar
 
-.PHONY: run test e2e bench load lint services translations migrate seed clean-instance help
+.PHONY: run test e2e bench load lint services translations migrate seed clean-instance help opensearch bench-opensearch
 
 help:
 	@echo "make run    - install, migrate, load demo data, serve the portal"
 	@echo "make test   - install test requirements and run the whole test suite"
 	@echo "make bench  - run the benchmarks in bench/"
+	@echo "make bench-opensearch - the Elasticsearch path on an OpenSearch node vs the embedded engine (100,000 reports)"
 	@echo "make load   - load test: 50 users against gunicorn, 100,000 reports (LOAD_ARGS=...)"
 	@echo "make lint   - ruff and the import contracts (lint-imports)"
 	@echo "make services - install (Debian packages) and start PostgreSQL, Redis and Chromium for the tests"
+	@echo "make opensearch - build the OpenSearch 2.19 test node (engines/opensearch, Maven; Java 17)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +50,11 @@ run: $(VENV)/.requirements translations migrate seed
 	$(FLASK) index sync
 	$(FLASK) serve
 
-test: lint translations
+# Where Java and Maven are installed (CI, this project's machines), the tests get the OpenSearch node
+# too; elsewhere its tests skip with the reason (CI builds it and runs them).
+TEST_ENGINES := $(if $(shell command -v mvn 2>/dev/null),$(OPENSEARCH_JAR))
+
+test: lint translations $(TEST_ENGINES)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # ruff, then the import contracts of .importlinter (docs/architecture.md).
@@ -58,11 +65,20 @@ lint: $(VENV)/.requirements-test
 services:
 	bash .ci/services
 
+# The OpenSearch test node (engines/opensearch/README.md): the tests and bench/opensearch.py start it.
+opensearch: $(OPENSEARCH_JAR)
+
+$(OPENSEARCH_JAR): engines/opensearch/pom.xml $(wildcard engines/opensearch/src/main/java/org/pakn/opensearch/*.java)
+	cd engines/opensearch && mvn -q -B clean package
+
 bench: $(VENV)/.requirements
 	cd bench && ../$(BIN)/python search.py
 	cd bench && ../$(BIN)/python index.py
 	cd bench && ../$(BIN)/python export.py
 	$(BIN)/python bench/import_speed.py
+
+bench-opensearch: $(VENV)/.requirements $(OPENSEARCH_JAR)
+	cd bench && ../$(BIN)/python opensearch.py
 
 load: $(VENV)/.requirements-bench translations
 	$(BIN)/python bench/load.py $(LOAD_ARGS)

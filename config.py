@@ -104,10 +104,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ELASTICSEARCH_PASSWORD", "str", "", "Elasticsearch basic-auth password (optional)."),
     Setting("ELASTICSEARCH_API_KEY", "str", "", "Elasticsearch API key (optional)."),
     Setting("ELASTICSEARCH_PLAIN_JSON", "bool", False,
-            "Send plain application/json instead of the 8.x compatibility mimetype "
-            "(needed by OpenSearch-compatible test servers)."),
+            "OpenSearch-family servers (OpenSearch, osmem-server): send plain application/json "
+            "instead of the 8.x compatibility mimetype and accept answers without the Elasticsearch "
+            "product header. Off for a real Elasticsearch 8 cluster."),
     Setting("ELASTICSEARCH_INDEX_PREFIX", "str", "pakn",
             "Prefix of index and alias names in Elasticsearch."),
+    Setting("ELASTICSEARCH_REPLICAS", "int", 0,
+            "Replicas of each index shard (set at index creation and every rebuild): 0 for one "
+            "node; 1 or more on a cluster so that losing a node loses no data.", min_value=0),
     Setting("PROVINCES", "list", ["80"],
             "Comma-separated codes (vietnam-provinces, 2025 structure) of the province(s) "
             "this deployment serves; 80 = Tây Ninh.", check=_province_codes),

@@ -35,9 +35,14 @@ _COMPAT = "application/vnd.elasticsearch+"
 
 
 class PlainJsonNode(Urllib3HttpNode):
-    """Sends ``application/json`` / ``application/x-ndjson`` instead of the 8.x compatibility mimetypes.
+    """The one compatibility shim for OpenSearch-family servers (OpenSearch 2.x, osmem-server).
 
-    Needed by OpenSearch-compatible servers (the test server), which reject the vendor types.
+    On only when configured (``ELASTICSEARCH_PLAIN_JSON``); a real Elasticsearch 8 cluster needs
+    none of it. It does two things the 8.x client would otherwise trip over:
+    sends ``application/json`` / ``application/x-ndjson`` instead of the 8.x compatibility
+    mimetypes (``application/vnd.elasticsearch+json; compatible-with=8``, which OpenSearch refuses
+    with 406), and marks answers without the ``X-Elastic-Product: Elasticsearch`` header as if
+    they had it (the client's product check refuses every 2xx answer of a server that lacks it).
     """
 
     def perform_request(self, method, target, body=None, headers=None, request_timeout=None, **kw):  # noqa: ANN001, ANN201
@@ -48,9 +53,13 @@ class PlainJsonNode(Urllib3HttpNode):
                 if value and value.startswith(_COMPAT):
                     headers[name] = "application/" + value[len(_COMPAT):].split(";")[0].strip()
         if request_timeout is None:
-            return super().perform_request(method, target, body=body, headers=headers, **kw)
-        return super().perform_request(method, target, body=body, headers=headers,
-                                       request_timeout=request_timeout, **kw)
+            response = super().perform_request(method, target, body=body, headers=headers, **kw)
+        else:
+            response = super().perform_request(method, target, body=body, headers=headers,
+                                               request_timeout=request_timeout, **kw)
+        if "x-elastic-product" not in response.meta.headers:
+            response.meta.headers["X-Elastic-Product"] = "Elasticsearch"
+        return response
 
 
 def _mapping() -> dict[str, Any]:
@@ -61,7 +70,8 @@ class ElasticsearchEngine(SearchEngine):
     name = "elasticsearch"
 
     def __init__(self, url: str, prefix: str = "pakn", username: str = "", password: str = "",
-                 api_key: str = "", plain_json: bool = False, timeout: float = 10.0) -> None:
+                 api_key: str = "", plain_json: bool = False, timeout: float = 10.0,
+                 replicas: int = 0) -> None:
         options: dict[str, Any] = {"request_timeout": timeout, "max_retries": 1, "retry_on_timeout": False}
         if username:
             options["basic_auth"] = (username, password)
@@ -72,6 +82,7 @@ class ElasticsearchEngine(SearchEngine):
         self.client = Elasticsearch(url, **options)
         self.alias = f"{prefix}-reports"
         self.url = url
+        self.replicas = replicas
         self._ensured = False  # the alias is known to exist: searches need no extra round trip
 
     def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -102,6 +113,7 @@ class ElasticsearchEngine(SearchEngine):
 
     def _create_index(self, name: str) -> None:
         body = _mapping()
+        body["settings"]["number_of_replicas"] = self.replicas
         self._call(self.client.indices.create, index=name, settings=body["settings"],
                    mappings=body["mappings"])
 
@@ -244,11 +256,23 @@ class ElasticsearchEngine(SearchEngine):
     def health(self) -> dict[str, Any]:
         try:
             info = self._call(self.client.info)
+            documents = self.count()
             return {"engine": self.name, "ok": True, "url": self.url, "alias": self.alias,
                     "indices": self._alias_targets(), "version": info["version"]["number"],
-                    "documents": self.count()}
+                    "documents": documents, "cluster": self._cluster_health()}
         except EngineUnavailable as exc:
             return {"engine": self.name, "ok": False, "url": self.url, "error": str(exc)}
+
+    def _cluster_health(self) -> dict[str, Any] | None:
+        """Health of this index's shards: green (every copy assigned), yellow (a replica is missing:
+        all data still served, less redundancy), red (a primary is missing). None if not told."""
+        try:
+            h = self._call(self.client.cluster.health, index=self.alias, timeout="5s")
+        except ApiError:
+            return None
+        return {"status": h["status"], "nodes": h["number_of_nodes"], "replicas": self.replicas,
+                "unassigned_shards": h["unassigned_shards"],
+                "initializing_shards": h["initializing_shards"]}
 
     # -- search -----------------------------------------------------------------------------
     @staticmethod

@@ -115,7 +115,8 @@ def engine_from_config(config: dict[str, Any], scope: str = "public") -> SearchE
         return ElasticsearchEngine(
             url=config["ELASTICSEARCH_URL"], prefix=prefix,
             username=config["ELASTICSEARCH_USERNAME"], password=config["ELASTICSEARCH_PASSWORD"],
-            api_key=config["ELASTICSEARCH_API_KEY"], plain_json=config["ELASTICSEARCH_PLAIN_JSON"])
+            api_key=config["ELASTICSEARCH_API_KEY"], plain_json=config["ELASTICSEARCH_PLAIN_JSON"],
+            replicas=config["ELASTICSEARCH_REPLICAS"])
     from indexer.sqlite_fts import SqliteEngine
 
     path = config["SEARCH_INDEX_PATH"]

@@ -222,8 +222,9 @@ def make_report(session):
 
 
 # -- search engines -------------------------------------------------------------------------------
-ENGINES = ["sqlite", "elasticsearch"]
+ENGINES = ["sqlite", "elasticsearch", "opensearch"]
 _OSMEM: list = []
+_OPENSEARCH: list = []  # [cluster] or [reason it could not start]
 
 
 def _osmem_url() -> str:
@@ -237,9 +238,38 @@ def _osmem_url() -> str:
     return _OSMEM[0].url
 
 
+def require_opensearch() -> None:
+    """Skip (fail on CI) when the OpenSearch test node cannot run here: Java missing, jar not built."""
+    from tests.opensearch_node import unavailable_reason
+
+    reason = unavailable_reason()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason} (CI builds the node with `make opensearch` and must test against it)")
+        pytest.skip(reason)
+
+
+def opensearch_url() -> str:
+    """One single-node OpenSearch 2.19 cluster (engines/opensearch) for the whole run."""
+    require_opensearch()
+    if not _OPENSEARCH:
+        from tests.opensearch_node import OpenSearchCluster
+
+        try:
+            _OPENSEARCH.append(OpenSearchCluster(nodes=1, heap="512m"))
+        except RuntimeError as exc:
+            _OPENSEARCH.append(str(exc))
+    if isinstance(_OPENSEARCH[0], str):
+        pytest.fail(f"OpenSearch test node did not start: {_OPENSEARCH[0]}")
+    return _OPENSEARCH[0].url
+
+
 def pytest_sessionfinish(session, exitstatus):  # noqa: ARG001 - pytest hook signature
     for server in _OSMEM:
         server.process.kill()
+    for cluster in _OPENSEARCH:
+        if not isinstance(cluster, str):
+            cluster.close()
 
 
 def make_engine(kind: str, tmp_path: Path):
@@ -248,6 +278,9 @@ def make_engine(kind: str, tmp_path: Path):
 
     if kind == "sqlite":
         return SqliteEngine(tmp_path / "search.sqlite3")
+    if kind == "opensearch":
+        return ElasticsearchEngine(opensearch_url(), prefix=f"pakn-test-{uuid.uuid4().hex[:10]}",
+                                   plain_json=True)
     real = bool(os.environ.get("ELASTICSEARCH_URL"))
     return ElasticsearchEngine(
         _osmem_url(), prefix=f"pakn-test-{uuid.uuid4().hex[:10]}", plain_json=not real,
@@ -257,7 +290,8 @@ def make_engine(kind: str, tmp_path: Path):
 
 @pytest.fixture(params=ENGINES)
 def engine(request, tmp_path):
-    """An empty index on each engine (SQLite FTS5 file; Elasticsearch on osmem-server or a real cluster)."""
+    """An empty index on each engine: SQLite FTS5 file; the Elasticsearch engine on osmem-server (or
+    the real cluster at ELASTICSEARCH_URL) and on an OpenSearch 2.19 node."""
     eng = make_engine(request.param, tmp_path)
     eng.ensure_index()
     yield eng

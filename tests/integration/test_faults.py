@@ -528,13 +528,13 @@ def snapshot(engine: SearchEngine) -> dict[int, dict]:
 
 
 @pytest.fixture
-def staff_engine(engine, tmp_path):
-    """A staff index on the same kind of engine as ``engine``."""
+def staff_engine(request, engine, tmp_path):
+    """A staff index on the same kind of engine (and server) as ``engine``."""
     from tests.conftest import make_engine
 
     folder = tmp_path / "staff"
     folder.mkdir()
-    staff = make_engine(engine.name, folder)
+    staff = make_engine(request.node.callspec.params["engine"], folder)
     staff.ensure_index()
     yield staff
     staff.drop()

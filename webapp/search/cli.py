@@ -84,6 +84,8 @@ def status_command() -> None:
     engine = st.engine
     if engine.get("ok"):
         click.echo(f"Máy tìm kiếm: {engine['engine']} — {engine.get('documents')} tài liệu")
+        if engine.get("cluster"):
+            click.echo(_cluster_line(engine["cluster"]))
     else:
         click.echo(f"Máy tìm kiếm: {engine['engine']} — KHÔNG truy cập được ({engine.get('error')})")
     click.echo(f"Phản ánh công khai trong cơ sở dữ liệu: {st.public_reports}")
@@ -95,6 +97,19 @@ def status_command() -> None:
                    "kiếm hoạt động lại (lượt quét định kỳ, hoặc `flask index sync`).")
     elif not st.backlog and engine.get("documents") != st.public_reports:
         click.echo("Chỉ mục lệch với cơ sở dữ liệu: chạy `flask index reconcile`.")
+
+
+def _cluster_line(cluster: dict) -> str:
+    """What the cluster's health means for the index, in words an operator can act on."""
+    head = f"Cụm máy tìm kiếm: {cluster['status']} — {cluster['nodes']} nút"
+    missing = cluster["unassigned_shards"] + cluster.get("initializing_shards", 0)
+    if cluster["status"] == "green":
+        return head + ", mọi bản sao của chỉ mục đều sẵn sàng."
+    if cluster["status"] == "yellow":
+        return (head + f"; {missing} bản sao chưa sẵn sàng (một nút đã rời cụm hoặc đang phục hồi): "
+                "mọi tài liệu vẫn tìm được, nhưng chưa có dự phòng cho đến khi bản sao được phục hồi.")
+    return (head + f"; {missing} phân đoạn chưa sẵn sàng, có phân đoạn chính bị thiếu: kết quả tìm kiếm "
+            "có thể thiếu tài liệu cho đến khi nút chứa nó trở lại (sau đó chạy `flask index reconcile`).")
 
 
 @index_cli.command("drain")
