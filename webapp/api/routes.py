@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import select
 
 from webapp import access
 from webapp.access import login_required_json
 from webapp.errors import json_error as error
 from webapp.extensions import csrf, db
+from webapp.reports import services as report_services
+from webapp.reports import uploads, validation
+from webapp.reports.models import Report
 from webapp.reports.public import public_view
+from webapp.reports.services import SendError, send_budget_refusal
 from webapp.search import services
 from webapp.search.request import SearchRequest
 from webapp.search.services import EngineUnavailable, ParamError
@@ -117,13 +122,6 @@ def create_report():
 
     The rules and messages are the send form's (``webapp.reports.validation``); an error names the
     field as this request named it."""
-    from flask import url_for
-    from flask_login import current_user
-
-    from webapp.reports import services as report_services
-    from webapp.reports import uploads, validation
-    from webapp.reports.services import SendError, send_budget_refusal
-
     user = current_user._get_current_object()
     limited = send_budget_refusal(user)
     if limited is not None:
@@ -182,10 +180,6 @@ def create_report():
 @bp.get("/me/reports")
 @login_required_json
 def my_reports():
-    from flask_login import current_user
-
-    from webapp.reports.models import Report
-
     reports = db.session.scalars(select(Report).where(Report.user_id == current_user.id)
                                  .order_by(Report.submitted_at.desc(), Report.id.desc()).limit(200)).all()
     return jsonify(items=[{

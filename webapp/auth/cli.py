@@ -8,6 +8,19 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import or_, select
 
+from indexer.text import fold, normalize_phone
+from webapp.auth import throttle
+from webapp.auth.models import Membership, Role, RoleName, Unit, User, UserKind, UserStatus
+from webapp.auth.services import (
+    audit,
+    find_any_account,
+    hash_password,
+    password_problem,
+    revoke_all_sessions,
+    unlock_phone,
+)
+from webapp.extensions import db
+
 users_cli = AppGroup("users", help="Tài khoản: tạo cán bộ, mở khóa số và tài khoản, đăng xuất mọi phiên.")
 
 
@@ -19,9 +32,6 @@ users_cli = AppGroup("users", help="Tài khoản: tạo cán bộ, mở khóa s�
 @click.option("--password", default=None, help="Prompted (hidden, twice) when not given.")
 def create_staff(username: str, unit: str, role: str, full_name: str, password: str | None) -> None:
     """Create a staff account with a role in a unit (every staff account enrols TOTP at first login)."""
-    from webapp.auth.models import Membership, Role, RoleName, Unit, User, UserKind, UserStatus
-    from webapp.auth.services import audit, hash_password, password_problem
-    from webapp.extensions import db
 
     if db.session.scalar(select(User.id).where(User.username == username)) is not None:
         click.echo(f"Lỗi: tên đăng nhập '{username}' đã tồn tại.", err=True)
@@ -34,8 +44,6 @@ def create_staff(username: str, unit: str, role: str, full_name: str, password: 
         sys.exit(1)
     found = db.session.scalar(select(Unit).where(or_(Unit.slug == unit, Unit.name == unit)))
     if found is None:
-        from indexer.text import fold
-
         found = Unit(name=unit, slug="-".join(fold(unit).split())[:90])
         db.session.add(found)
         click.echo(f"Đã tạo đơn vị mới: {unit}")
@@ -56,9 +64,6 @@ def create_staff(username: str, unit: str, role: str, full_name: str, password: 
 @click.argument("phone")
 def unlock_phone_command(phone: str) -> None:
     """Unlock a number locked after too many wrong codes."""
-    from indexer.text import normalize_phone
-    from webapp.auth.services import unlock_phone
-    from webapp.extensions import db
 
     normalized = normalize_phone(phone)
     if normalized is None:
@@ -75,9 +80,6 @@ def unlock_phone_command(phone: str) -> None:
 @click.argument("login")
 def unlock_account(login: str) -> None:
     """Unlock an account locked after too many wrong passwords/TOTP codes (username, phone or email)."""
-    from webapp.auth import throttle
-    from webapp.auth.services import audit, find_any_account
-    from webapp.extensions import db
 
     user = find_any_account(login)
     if user is None:
@@ -95,8 +97,6 @@ def unlock_account(login: str) -> None:
 @click.argument("login")
 def sign_out_everywhere(login: str) -> None:
     """End every session of a user (username, phone or email)."""
-    from webapp.auth.services import find_any_account, revoke_all_sessions
-    from webapp.extensions import db
 
     user = find_any_account(login)
     if user is None:

@@ -8,7 +8,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from indexer.text import mask_phone, normalize_phone
-from webapp.auth import services, throttle
+from webapp.auth import oidc, services, throttle
 from webapp.auth.forms import CodeForm, PasswordLoginForm, PhoneForm, RegisterForm
 from webapp.auth.models import OtpChallenge, Role, RoleName, User, UserKind, UserStatus
 from webapp.auth.services import AuthError
@@ -26,9 +26,7 @@ def _next() -> str:
 
 
 def _providers() -> list[tuple[str, str]]:
-    from webapp.auth.oidc import configured_providers
-
-    return configured_providers()
+    return oidc.configured_providers()
 
 
 @bp.route("/dang-nhap", methods=["GET", "POST"])
@@ -210,8 +208,6 @@ def password_login():
 @bp.get("/dang-nhap/oidc/<provider>")
 @limiter.limit("30 per minute")
 def oidc_start(provider: str):
-    from webapp.auth import oidc
-
     client = oidc.client(provider)
     if client is None:
         abort(404)
@@ -221,8 +217,6 @@ def oidc_start(provider: str):
 
 @bp.get("/dang-nhap/oidc/<provider>/callback")
 def oidc_callback(provider: str):
-    from webapp.auth import oidc
-
     begin_write()  # a GET that creates accounts and sessions
     client = oidc.client(provider)
     if client is None:

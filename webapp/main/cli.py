@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+from werkzeug.serving import run_simple
 
 from config import markdown_reference
+from webapp.extensions import db
+from webapp.hardening import QuietRequestHandler
+from webapp.reports.models import Report
+from webapp.search.indexing import runner
 
 
 @click.command("config-doc")
@@ -26,13 +34,6 @@ def config_doc(path: str | None) -> None:
 @with_appcontext
 def serve() -> None:
     """Serve the portal on HOST:PORT from the configuration (what `make run` calls)."""
-    from flask import current_app
-    from sqlalchemy import func, select
-    from werkzeug.serving import run_simple
-
-    from webapp.extensions import db
-    from webapp.hardening import QuietRequestHandler
-    from webapp.reports.models import Report
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     host, port = app.config["HOST"], app.config["PORT"]
@@ -48,8 +49,6 @@ def serve() -> None:
   Nhấn Ctrl+C để dừng.
 {bar}""")
     if not app.config["REDIS_URL"] and app.config["INDEXER_INLINE"]:
-        from webapp.search.indexing import runner
-
         runner(app).start()  # sweeps the outbox and sends due saved-search alerts from the start
     run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False,
                request_handler=QuietRequestHandler)
@@ -57,6 +56,4 @@ def serve() -> None:
 
 def _safe_url(url: str) -> str:
     """A database URL without its password, for printing."""
-    from sqlalchemy.engine import make_url
-
     return make_url(url).render_as_string(hide_password=True)

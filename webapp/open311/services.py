@@ -22,6 +22,7 @@ from indexer.query import MAX_PER_PAGE
 from indexer.text import fold, nfc
 from webapp.clock import now
 from webapp.extensions import db
+from webapp.opendata.apikeys import partner_account
 from webapp.opendata.models import ApiKey
 from webapp.reference.models import Field
 from webapp.reference.services import ward_keys
@@ -301,8 +302,6 @@ def _title(description: str) -> str:
 def create_request(form: Mapping[str, str], key: ApiKey, idempotency_key: str | None) -> tuple[Report, bool]:
     """Check a GeoReport POST with the send rules (``webapp.reports.validation``, the form's messages)
     and create the report (flushed), owned by the key's partner account. Returns (report, created)."""
-    from webapp.opendata.apikeys import partner_account
-
     lat, lon = (form.get("lat") or "").strip(), (form.get("long") or "").strip()
     address = form.get("address_string") or ""
     if not address.strip() and not (lat and lon):

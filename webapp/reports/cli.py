@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -11,6 +12,7 @@ from sqlalchemy import func, select
 
 from webapp.extensions import db
 from webapp.reports.models import Report
+from webapp.reports.services import delete_stale_uploads
 from webapp.reports.transfer import count_lines, export_file, import_file
 
 reports_cli = AppGroup("reports", help="Nhập/xuất phản ánh (JSON Lines hoặc CSV).")
@@ -52,9 +54,5 @@ uploads_cli = AppGroup("uploads", help="Tệp tải lên chưa gửi kèm phản
 @click.option("--hours", type=int, default=None, help="Older than this many hours (default UPLOAD_STAGED_HOURS).")
 def cleanup_uploads(hours: int | None) -> None:
     """Delete uploaded files never sent with a report (the periodic sweep does it too)."""
-    from datetime import timedelta
-
-    from webapp.reports.services import delete_stale_uploads
-
     count = delete_stale_uploads(timedelta(hours=hours) if hours is not None else None)
     click.echo(f"Đã xóa {count} tệp tải lên chưa gửi.")
