@@ -209,8 +209,7 @@ def reconcile(engine: SearchEngine | None = None, scope: str = "public") -> Reco
     report.orphaned = sorted(orphans)
     to_write = sorted(report.missing + report.stale)
     for start in range(0, len(to_write), 500):
-        index_reports(to_write[start:start + 500], engine, scope=scope)
-        db.session.expunge_all()
+        index_reports(to_write[start:start + 500], engine, scope=scope)  # commits: the batch's rows expire
     if orphans:
         unpublished = dict(db.session.execute(
             select(Report.id, Report.revision).where(Report.id.in_(orphans))).all())
