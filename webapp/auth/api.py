@@ -23,6 +23,12 @@ def _error(exc: AuthError):
     return json_error(exc.code, exc.message, exc.status, retry_after=exc.retry_after)
 
 
+def _code_sent(issued: services.Issued):  # noqa: ANN202 - a Flask response tuple
+    """202 with the code's lifetime and when another may be asked for (both code requests)."""
+    ttl = int((issued.challenge.expires_at - issued.challenge.created_at).total_seconds())
+    return jsonify(expires_in=ttl, resend_after=issued.resend_after), 202
+
+
 def _body() -> dict:
     body = request.get_json(silent=True) if request.is_json else None
     if not isinstance(body, dict):
@@ -41,8 +47,7 @@ def otp_request():
     except AuthError as exc:
         db.session.commit()
         return _error(exc)
-    ttl = int((issued.challenge.expires_at - issued.challenge.created_at).total_seconds())
-    return jsonify(expires_in=ttl, resend_after=issued.resend_after), 202
+    return _code_sent(issued)
 
 
 @bp.post("/otp/verify")
@@ -78,8 +83,7 @@ def phone_request():
     except AuthError as exc:
         db.session.commit()
         return _error(exc)
-    ttl = int((issued.challenge.expires_at - issued.challenge.created_at).total_seconds())
-    return jsonify(expires_in=ttl, resend_after=issued.resend_after), 202
+    return _code_sent(issued)
 
 
 @bp.post("/phone/verify")
