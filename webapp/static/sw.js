@@ -1,9 +1,9 @@
 // The PAKN service worker (served at /sw.js: its scope is the whole site).
 //
 // What it keeps, and where (docs/app.md says the same for users):
-// - "pakn-shell-v1", shared: the static files, and public pages exactly as an anonymous visitor gets
-//   them (fetched without cookies at install, or a response that says neither no-store nor private).
-//   A page rendered for a logged-in person is never put here.
+// - "pakn-shell-v1", shared: the static files, and public pages (PUBLIC) exactly as an anonymous
+//   visitor gets them (fetched without cookies at install, or a response that says neither no-store
+//   nor private). A page rendered for a logged-in person is never put here.
 // - "pakn-user-<marker>", one account's: the send forms, "PAKN của tôi" and "Bản nháp" as that account
 //   last saw them, so that they open offline. <marker> is an opaque name of the account given by the
 //   pages; a page showing another account (or nobody, while online) drops it, and so does logout
@@ -27,6 +27,9 @@ var SHELL_PAGES = ["/", OFFLINE_URL, "/ban-nhap"];
 var PERSONAL = [/^\/gui-phan-anh$/, /^\/gui-hien-ke$/, /^\/pakn-cua-toi(\/[^/]+)?$/, /^\/ban-nhap$/];
 var PERSONAL_WARM = ["/gui-phan-anh", "/gui-hien-ke", "/pakn-cua-toi", "/ban-nhap"];
 var SEND_FORMS = {"/gui-phan-anh": "pakn", "/gui-hien-ke": "idea"};
+// The only pages the shared cache may keep: public pages any visitor gets alike. Login steps, staff
+// pages, saved searches and everything else are never kept, even when their answer allows it.
+var PUBLIC = [/^\/$/, /^\/tra-cuu$/, /^\/thong-ke$/, /^\/canh-bao$/, /^\/pakn\/[A-Z0-9-]+$/, /^\/ngoai-tuyen$/];
 
 function isPersonal(path) { return PERSONAL.some(function (re) { return re.test(path); }); }
 
@@ -108,6 +111,7 @@ function keepPage(request, response) {
       if (name) return caches.open(name).then(function (c) { return c.put(path, response); });
     });
   }
+  if (!PUBLIC.some(function (re) { return re.test(path); })) return Promise.resolve();
   var cc = (response.headers.get("Cache-Control") || "").toLowerCase();
   if (cc.indexOf("no-store") >= 0 || cc.indexOf("private") >= 0) return Promise.resolve();
   return caches.open(SHELL).then(function (c) { return c.put(request.url, response); });

@@ -103,6 +103,13 @@
         state.className = draft.error ? "field-error" : "hint";
         state.textContent = draft.error ? d.refusedLabel + " " + draft.error.message : d.waitingLabel;
         li.appendChild(state);
+        var edit = document.createElement("a");
+        edit.className = "button button-secondary";
+        edit.href = (draft.type === "idea" ? d.ideaUrl : d.reportUrl) + "?ban-nhap=" + encodeURIComponent(draft.id);
+        edit.textContent = d.editLabel;
+        edit.setAttribute("aria-label", d.editLabel + ": " + (PaknDrafts.title(draft) || d.untitled));
+        li.appendChild(edit);
+        li.appendChild(document.createTextNode(" "));
         var del = document.createElement("button");
         del.type = "button";
         del.className = "button button-secondary";
@@ -126,6 +133,8 @@
       if (send) send.hidden = waiting.length === 0 || !navigator.onLine;
     });
   }
+  var saved = document.getElementById("draft-saved");
+  if (saved && /[?&]da-luu=1/.test(window.location.search)) saved.hidden = false;
   var sendButton = document.getElementById("drafts-send");
   if (sendButton) sendButton.addEventListener("click", function () { sendDrafts(); });
   renderDrafts();
@@ -141,9 +150,33 @@
       crypto.getRandomValues(bytes);
       key.value = Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
     }
+    // "Sửa" on a draft: the form opens with the draft's fields and photos; once the form is sent (or
+    // kept again as a new draft) the old draft is dropped.
+    var editing = (window.location.search.match(/[?&]ban-nhap=([0-9a-zA-Z_-]{16,64})/) || [])[1];
+    if (editing && window.PaknDrafts) {
+      PaknDrafts.list().then(function (drafts) {
+        var draft = drafts.filter(function (x) { return x.id === editing; })[0];
+        if (!draft) { editing = null; return; }
+        draft.fields.forEach(function (f) {
+          var els = form.querySelectorAll("[name='" + f[0].replace(/[^a-z_]/g, "") + "']");
+          Array.prototype.forEach.call(els, function (el) {
+            if (el.type === "radio" || el.type === "checkbox") el.checked = el.value === f[1];
+            else if (!el.readOnly) el.value = f[1];
+          });
+        });
+        var input = form.querySelector("input[type='file'][name='files']");
+        if (input && window.DataTransfer && draft.files.length) {
+          var dt = new DataTransfer();
+          draft.files.forEach(function (f) { dt.items.add(new File([f.blob], f.name, {type: f.type})); });
+          input.files = dt.files;
+        }
+        if (key) key.value = draft.id;  // the same report: a retry of it stays one report
+      });
+    }
     form.addEventListener("submit", function (event) {
       var submitter = event.submitter;
       var action = submitter && submitter.name === "action" ? submitter.value : "send";
+      if (editing && action === "send" && window.PaknDrafts) PaknDrafts.remove(editing);
       if (navigator.onLine || action !== "send" || !window.PaknDrafts) return;
       event.preventDefault();
       var data = new FormData(form);
