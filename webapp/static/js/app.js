@@ -61,6 +61,8 @@
       var nodes = [texts.sentNotice + " "];
       sent.forEach(function (item, i) { if (i) nodes.push(", "); nodes.push(codeLink(item)); });
       showNotice(nodes);
+      var savedNotice = document.getElementById("draft-saved");
+      if (savedNotice) savedNotice.hidden = true;
     }
     renderDrafts();
   }
