@@ -291,3 +291,46 @@ def test_new_pages_are_accessible(live_server, phone):
     scans.check("ban-nhap (ngoại tuyến)")
     shot(phone, "drafts-offline")
     scans.assert_clean()
+
+
+def test_a_refused_draft_opens_in_the_form_and_is_sent_once(live_server, phone, tmp_path):
+    """A draft the server refuses (no sender name) keeps the server's message; "Mở để sửa" fills the
+    form with its fields and photo, and sending it leaves one report and no draft."""
+    base = live_server.url
+    photo = tmp_path / "anh.jpg"
+    Image.new("RGB", (200, 150), (200, 60, 30)).save(photo, "JPEG")
+    phone.goto(f"{base}/dang-nhap")
+    login_by_otp(phone, live_server, "0912 000 999")
+    phone.wait_for_url(f"{base}/**")
+    phone.goto(f"{base}/gui-phan-anh")
+    wait_for_worker(phone)
+    wait_for_user_cache(phone, "/gui-phan-anh", "/ban-nhap")
+    phone.context.set_offline(True)
+    phone.reload()
+    phone.get_by_label("Tiêu đề").fill(TITLE)
+    phone.get_by_label("Nội dung").fill("Nước ngập sâu 40 cm trước chợ, xe máy chết máy hàng loạt.")
+    phone.get_by_label("Lĩnh vực").select_option("cap-thoat-nuoc")
+    phone.locator("#region").select_option("25708")
+    phone.get_by_label("Địa chỉ cụ thể").fill("Số 15 đường Trưng Nữ Vương")
+    phone.get_by_label("Tệp đính kèm (ảnh, PDF, Word, Excel)").set_input_files(str(photo))
+    phone.get_by_role("button", name="Gửi phản ánh").click()  # no sender name: the server will refuse
+    phone.wait_for_url("**/ban-nhap?da-luu=1")
+    phone.context.set_offline(False)
+    draft = phone.locator("#drafts-waiting li")
+    expect(draft).to_contain_text("Chưa gửi được: Vui lòng nhập họ và tên.", timeout=20000)
+    assert reports(live_server, TITLE) == []
+
+    draft.get_by_role("link", name=f"Mở để sửa: {TITLE}").click()
+    phone.wait_for_url("**/gui-phan-anh?ban-nhap=*")
+    expect(phone.get_by_label("Tiêu đề")).to_have_value(TITLE)
+    expect(phone.locator("#region")).to_have_value("25708")
+    poll(phone, "() => document.getElementById('files').files.length === 1")
+    phone.get_by_label("Họ và tên người gửi").fill("Trần Văn Bình")
+    phone.get_by_role("button", name="Gửi phản ánh").click()
+    phone.wait_for_url("**/da-gui/*")
+    code = phone.locator(".tracking-code").inner_text().strip()
+    sent = reports(live_server, TITLE)
+    assert [r[0] for r in sent] == [code] and len(sent[0][3]) == 1
+    phone.goto(f"{base}/ban-nhap")
+    expect(phone.locator("#drafts-empty")).to_be_visible()
+    assert drafts_in_db(phone) == 0
