@@ -16,14 +16,21 @@ from webapp.pwa.icons import BACKGROUND, ICONS, THEME
 bp = Blueprint("pwa", __name__)
 
 
+def _account():  # noqa: ANN202
+    """The logged-in account or None: whom the app is shown to (its cache, its shortcuts), never
+    what they may open (the pages the manifest names guard themselves)."""
+    return current_user if current_user.is_authenticated else None
+
+
 @bp.app_template_global("pwa_user_marker")
 def user_marker() -> str:
     """An opaque, stable name of the logged-in account for the service worker's per-user cache
     ("" when nobody is logged in): the cache of one account is dropped when another one appears."""
-    if not current_user.is_authenticated:
+    account = _account()
+    if account is None:
         return ""
     key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, f"pwa-user:{current_user.id}".encode(), hashlib.sha256).hexdigest()[:24]
+    return hmac.new(key, f"pwa-user:{account.id}".encode(), hashlib.sha256).hexdigest()[:24]
 
 
 @bp.get("/manifest.webmanifest")
@@ -43,7 +50,8 @@ def manifest():
         {"name": _("PAKN của tôi"), "short_name": _("PAKN của tôi"), "url": url_for("reports.mine"),
          "icons": shortcut_icon},
     ]
-    if current_user.is_authenticated and current_user.is_staff:
+    account = _account()
+    if account is not None and account.is_staff:
         shortcuts.append({"name": _("Cảnh báo chờ duyệt"), "short_name": _("Chờ duyệt"),
                           "url": url_for("warnings.staff_list"), "icons": shortcut_icon})
     body = {
