@@ -121,6 +121,14 @@ def test_manifest_and_service_worker_install(live_server, phone):
     kept = phone.evaluate("caches.open('pakn-shell-v1').then(c => c.keys()).then(r => r.map(x => x.url))")
     assert f"{base}/ngoai-tuyen" in kept and f"{base}/static/css/app.css" in kept
     assert not any("/pakn-cua-toi" in u or "/gui-phan-anh" in u for u in kept)
+    # Chromium's own verdict: the manifest parses without errors and the app is installable.
+    cdp = phone.context.new_cdp_session(phone)
+    parsed = cdp.send("Page.getAppManifest")
+    assert parsed["url"] == f"{base}/manifest.webmanifest" and parsed["errors"] == [], parsed["errors"]
+    errors = [e["errorId"] for e in cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]]
+    # Playwright's contexts are incognito profiles, where Chromium never installs; that is the only
+    # objection allowed (a bad manifest, icon or service worker would be listed here too).
+    assert [e for e in errors if e != "in-incognito"] == [], errors
 
 
 def test_offline_report_is_a_draft_then_sent_exactly_once(live_server, phone, tmp_path):
