@@ -342,3 +342,36 @@ def test_a_refused_draft_opens_in_the_form_and_is_sent_once(live_server, phone, 
     phone.goto(f"{base}/ban-nhap")
     expect(phone.locator("#drafts-empty")).to_be_visible()
     assert drafts_in_db(phone) == 0
+
+
+def test_a_send_that_fails_on_the_network_becomes_a_draft(live_server, phone):
+    """Online, but the send's request dies on the way (one bar of signal): the service worker keeps
+    the posted form as a draft instead of the browser's error page, and it is sent once later."""
+    base = live_server.url
+    phone.goto(f"{base}/dang-nhap")
+    login_by_otp(phone, live_server, "0912 000 321")
+    phone.wait_for_url(f"{base}/**")
+    phone.goto(f"{base}/gui-phan-anh")
+    wait_for_worker(phone)
+    wait_for_user_cache(phone, "/gui-phan-anh", "/ban-nhap")
+    title = "Mất điện cả khu phố 3 từ sáng"
+    phone.get_by_label("Tiêu đề").fill(title)
+    phone.get_by_label("Nội dung").fill("Cả khu phố mất điện từ 6 giờ sáng, chưa có thông báo.")
+    phone.get_by_label("Lĩnh vực").select_option("cap-thoat-nuoc")
+    phone.locator("#region").select_option("25708")
+    phone.get_by_label("Địa chỉ cụ thể").fill("Khu phố 3")
+    phone.get_by_label("Họ và tên người gửi").fill("Lê Thị Hạnh")
+    # Only the service worker's own forward of the form post fails, as a dropped connection would.
+    phone.context.route(f"{base}/gui-phan-anh",
+                        lambda route: route.abort("internetdisconnected") if route.request.method == "POST"
+                        else route.continue_())
+    phone.get_by_role("button", name="Gửi phản ánh").click()
+    phone.wait_for_url("**/ban-nhap?da-luu=1")
+    expect(phone.locator("#draft-saved")).to_be_visible()
+    # The connection is back (the API is reachable): the page sends the draft at once, exactly once.
+    expect(phone.locator("#drafts-sent a.code")).to_have_count(1, timeout=20000)
+    expect(phone.locator("#drafts-waiting li")).to_have_count(0)
+    code = phone.locator("#drafts-sent a.code").inner_text()
+    phone.reload()
+    phone.wait_for_timeout(1000)
+    assert [r[0] for r in reports(live_server, title)] == [code]
