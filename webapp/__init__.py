@@ -139,6 +139,7 @@ def register_blueprints(app: Flask) -> None:
     from webapp.main.routes import bp as main_bp
     from webapp.open311.routes import bp as open311_bp
     from webapp.opendata.routes import bp as opendata_bp
+    from webapp.pwa.routes import bp as pwa_bp
     from webapp.reports.routes import bp as reports_bp
     from webapp.search.routes import bp as search_bp
     from webapp.staff.routes import bp as staff_bp
@@ -147,7 +148,7 @@ def register_blueprints(app: Flask) -> None:
     from webapp.workflow.routes import bp as workflow_bp
 
     for bp in (main_bp, auth_bp, reports_bp, search_bp, warnings_bp, api_bp, auth_api_bp, staff_bp, workflow_bp,
-               stats_bp, opendata_bp, open311_bp, api_doc_bp):
+               stats_bp, opendata_bp, open311_bp, api_doc_bp, pwa_bp):
         app.register_blueprint(bp)
 
 

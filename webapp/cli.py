@@ -9,6 +9,7 @@ from webapp.demo.cli import seed_demo
 from webapp.main.cli import config_doc, serve
 from webapp.opendata.apikeys_cli import apikeys_cli
 from webapp.opendata.cli import alerts_cli
+from webapp.pwa.cli import app_cli
 from webapp.reports.cli import reports_cli, uploads_cli
 from webapp.search.cli import index_cli, worker_command
 
@@ -24,3 +25,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(apikeys_cli)
     app.cli.add_command(alerts_cli)
+    app.cli.add_command(app_cli)

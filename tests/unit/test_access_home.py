@@ -34,6 +34,9 @@ ALLOWED = {
         "an admin-only tool (staff_required(ADMIN)); 404 = no account with this id",
     ("webapp/hardening.py", "cache_and_server_headers", "is_authenticated"):
         "not an access decision: an answer to a logged-in user is marked no-store (personal data)",
+    ("webapp/pwa/routes.py", "_account", "is_authenticated"):
+        "not an access decision: whom the app is shown to (the per-user cache's marker, the staff "
+        "shortcut in the manifest); the pages it names are guarded by their own loaders",
     ("webapp/reports/routes.py", "attachment", "abort(404)"):
         "the row was loaded by access.attachment; 404 when its file is missing from disk",
     ("webapp/workflow/routes.py", "templates", "abort(403)"):

@@ -100,7 +100,7 @@ _TEXT_KEYS = ("type", "title", "content", "field", "address", *_SENDER_KEYS, "id
 def _send_values(body: dict, user) -> tuple[dict, dict[str, str]]:  # noqa: ANN001
     """The body as the send form's values, and the API name of each form field (for errors)."""
     sender = body.get("sender") if isinstance(body.get("sender"), dict) else None
-    values = {name: body.get(name) for name in ("type", "title", "content", "field", "ward", "address")}
+    values = {name: body.get(name) for name in ("type", "title", "content", "field", "ward", "address", "lat", "lon")}
     values["type"] = body.get("type", "pakn")
     values["confidential"] = body.get("confidential", False)
     names = {name: name for name in (*values, "files")}
