@@ -144,6 +144,14 @@ class ElasticsearchEngine(SearchEngine):
             self._create_index(name)
             self._call(self.client.indices.update_aliases,
                        actions=[*self._stray_index(), {"add": {"index": name, "alias": self.alias}}])
+        else:
+            # An index made before a field was added to the schema (the mapping is strict): add the
+            # new fields in place. Changed ones need `flask index rebuild`; the engine says so.
+            try:
+                self._call(self.client.indices.put_mapping, index=self.alias,
+                           properties=_mapping()["mappings"]["properties"])
+            except ApiError as exc:
+                log.warning("index %s: mapping not updated in place (%s); run a rebuild", self.alias, exc)
         self._ensured = True
 
     def drop(self) -> None:
@@ -283,6 +291,7 @@ class ElasticsearchEngine(SearchEngine):
             should = []
             if query.wards:
                 should.append({"terms": {"ward_code": query.wards}})
+                should.append({"terms": {"legacy_wards": query.wards}})  # a legacy place mapped to them
             if query.provinces:
                 should.append({"terms": {"province_code": query.provinces}})
             out["region"] = {"bool": {"should": should, "minimum_should_match": 1}}

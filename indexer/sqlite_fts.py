@@ -60,6 +60,8 @@ CREATE INDEX IF NOT EXISTS ix_docs_month ON docs(month);
 INSERT OR IGNORE INTO meta VALUES ('generation', '0');
 CREATE TABLE IF NOT EXISTS tombstones(id INTEGER PRIMARY KEY, revision INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS doc_units(unit INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY(unit, id));
+CREATE TABLE IF NOT EXISTS doc_wards(ward INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY(ward, id));
+CREATE INDEX IF NOT EXISTS ix_doc_wards_id ON doc_wards(id);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
     title, content, address, answer, sender,
     f_title, f_content, f_address, f_answer, f_sender, pairs,
@@ -154,6 +156,7 @@ class SqliteEngine(SearchEngine):
                 if row:
                     conn.execute("DELETE FROM fts WHERE rowid = ?", (doc["id"],))
                     conn.execute("DELETE FROM doc_units WHERE id = ?", (doc["id"],))
+                    conn.execute("DELETE FROM doc_wards WHERE id = ?", (doc["id"],))
                 conn.execute("DELETE FROM tombstones WHERE id = ?", (doc["id"],))
             conn.execute(
                 "INSERT OR REPLACE INTO docs VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -163,6 +166,8 @@ class SqliteEngine(SearchEngine):
             conn.execute("INSERT INTO fts(rowid, title, content, address, answer, sender, f_title, "
                          "f_content, f_address, f_answer, f_sender, pairs) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                          (doc["id"], *_fts_row(doc)))
+            conn.executemany("INSERT OR IGNORE INTO doc_wards VALUES (?, ?)",
+                             [(ward, doc["id"]) for ward in doc.get("legacy_wards") or ()])
             conn.executemany("INSERT OR IGNORE INTO doc_units VALUES (?, ?)",
                              [(unit, doc["id"]) for unit in doc.get("units") or ()])
             done += 1
@@ -199,6 +204,7 @@ class SqliteEngine(SearchEngine):
                         conn.execute("DELETE FROM docs WHERE id = ?", (doc_id,))
                         conn.execute("DELETE FROM fts WHERE rowid = ?", (doc_id,))
                         conn.execute("DELETE FROM doc_units WHERE id = ?", (doc_id,))
+                        conn.execute("DELETE FROM doc_wards WHERE id = ?", (doc_id,))
                         removed += 1
                     conn.execute("INSERT INTO tombstones VALUES (?, ?) ON CONFLICT(id) DO UPDATE "
                                  "SET revision = max(revision, excluded.revision)", (doc_id, revision))
@@ -282,8 +288,11 @@ class SqliteEngine(SearchEngine):
         if skip != "region" and (query.wards or query.provinces):
             parts = []
             if query.wards:
-                parts.append(f"d.ward_code IN ({','.join('?' * len(query.wards))})")
-                params.extend(query.wards)
+                marks = ",".join("?" * len(query.wards))
+                parts.append(f"d.ward_code IN ({marks})")
+                # or a legacy place that the crosswalk maps to one of them
+                parts.append(f"d.id IN (SELECT id FROM doc_wards WHERE ward IN ({marks}))")
+                params.extend([*query.wards, *query.wards])
             if query.provinces:
                 parts.append(f"d.province_code IN ({','.join('?' * len(query.provinces))})")
                 params.extend(query.provinces)
@@ -404,15 +413,21 @@ class SqliteEngine(SearchEngine):
         base = replace(query, wards=[], provinces=[], fields=[], types=[], statuses=[])
         where, params = self._filters(base)
         rows = conn.execute(
-            "SELECT d.field, d.ward_code, d.province_code, d.status, d.type, d.month FROM m "
+            "SELECT d.field, d.ward_code, d.province_code, d.status, d.type, d.month, d.id FROM m "
             f"JOIN docs d ON d.id = m.id WHERE {where}", params).fetchall()
         wards, provinces = set(query.wards), set(query.provinces)
+        legacy: set[int] = set()  # matched documents whose legacy place maps to a chosen ward
+        if wards:
+            legacy = {doc_id for (doc_id,) in conn.execute(
+                f"SELECT DISTINCT w.id FROM m JOIN doc_wards w ON w.id = m.id "
+                f"WHERE w.ward IN ({','.join('?' * len(wards))})", list(wards))}
         fields, types, statuses = set(query.fields), set(query.types), set(query.statuses)
         counters: dict[str, dict[Any, int]] = {name: {} for name in FACET_COLUMNS}
         total = 0
-        for field, ward, province, status, kind, month in rows:
+        for field, ward, province, status, kind, month, doc_id in rows:
             ok = {
-                "region": not (wards or provinces) or ward in wards or province in provinces,
+                "region": not (wards or provinces) or ward in wards or province in provinces
+                or doc_id in legacy,
                 "field": not fields or field in fields,
                 "type": not types or kind in types,
                 "status": not statuses or status in statuses,

@@ -120,6 +120,36 @@ def test_filters_region_field_type_status(engine):
     assert sorted(ids(engine.search(q(statuses=["processing"])))) == [2]
 
 
+def test_a_ward_filter_finds_reports_named_by_a_legacy_place_that_maps_to_it(engine):
+    """Issue 16, 7: "Thị xã Trảng Bàng" became Phường Trảng Bàng (25708), Phường An Tịnh, …; filtering
+    one of those wards finds the reports that name only the former town, with words and without,
+    and the facets that ignore the region filter count them once."""
+    engine.bulk_upsert([
+        doc(1, "Ngập nước đường Một", ward_code=25708),
+        doc(2, "Ngập nước đường Hai", ward_code=None, ward=None, legacy_place="Thị xã Trảng Bàng",
+            legacy_wards=[25708, 25711]),
+        doc(3, "Ngập nước đường Ba", ward_code=None, ward=None, legacy_place="Huyện Gò Dầu",
+            legacy_wards=[25654], field="dien"),
+        doc(4, "Ngập nước đường Bốn", ward_code=25654),
+    ])
+    q = SearchQuery
+    assert sorted(ids(engine.search(q(wards=[25708])))) == [1, 2]
+    assert sorted(ids(engine.search(q(wards=[25711])))) == [2]
+    assert sorted(ids(engine.search(q(wards=[25654])))) == [3, 4]
+    assert sorted(ids(engine.search(q(wards=[25708, 25654])))) == [1, 2, 3, 4]
+    for words in ("ngập nước", "ngap nuoc"):
+        found = engine.search(q(q=words, wards=[25708], facets=True))
+        assert sorted(ids(found)) == [1, 2] and found.total == 2
+        assert dict(found.facets["field"]) == {"giao-thong": 2}
+        assert engine.search(q(q=words, wards=[25654], fields=["dien"])).total == 1
+    assert engine.search(q(wards=[25708], fields=["dien"])).total == 0
+    # rewritten without the legacy place: the old mapping goes with it
+    engine.bulk_upsert([doc(2, "Ngập nước đường Hai", revision=2, ward_code=25654, ward="Phường Gò Dầu")])
+    assert sorted(ids(engine.search(q(wards=[25708])))) == [1]
+    engine.delete([(3, 5)])
+    assert sorted(ids(engine.search(q(wards=[25654])))) == [2, 4]
+
+
 def test_date_range_is_inclusive_in_vietnam_time(engine):
     from zoneinfo import ZoneInfo
 
