@@ -150,6 +150,36 @@ def test_a_ward_filter_finds_reports_named_by_a_legacy_place_that_maps_to_it(eng
     assert sorted(ids(engine.search(q(wards=[25654])))) == [2, 4]
 
 
+def test_an_index_made_before_legacy_wards_existed_takes_them_without_a_rebuild(engine, tmp_path):
+    """A deployment's index from before the crosswalk: the embedded engine adds its table, the
+    Elasticsearch engine adds the field to the strict mapping in place (a new engine object, as after
+    a restart, does it in ensure_index)."""
+    from copy import deepcopy
+
+    from indexer.elastic import ElasticsearchEngine, _mapping
+    from indexer.sqlite_fts import SqliteEngine
+
+    if isinstance(engine, ElasticsearchEngine):
+        engine.drop()
+        old = deepcopy(_mapping())
+        del old["mappings"]["properties"]["legacy_wards"]
+        name = f"{engine.alias}-old"
+        engine.client.indices.create(index=name, settings=old["settings"], mappings=old["mappings"])
+        engine.client.indices.update_aliases(actions=[{"add": {"index": name, "alias": engine.alias}}])
+        again = ElasticsearchEngine(engine.url, prefix=engine.alias.removesuffix("-reports"),
+                                    plain_json=True)
+    else:
+        import sqlite3
+
+        with sqlite3.connect(engine.path) as conn:
+            conn.execute("DROP TABLE doc_wards")
+        again = SqliteEngine(engine.path)
+    again.ensure_index()
+    assert again.bulk_upsert([doc(1, "Cũ", ward_code=None, ward=None, legacy_place="Thị xã Trảng Bàng",
+                                  legacy_wards=[25708])]) == 1
+    assert ids(again.search(SearchQuery(wards=[25708]))) == [1]
+
+
 def test_date_range_is_inclusive_in_vietnam_time(engine):
     from zoneinfo import ZoneInfo
 
