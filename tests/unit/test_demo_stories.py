@@ -62,6 +62,9 @@ def test_content_names_the_reports_own_place_and_field_agrees(setup, reports):
         place = r.legacy_place or names[r.ward_code]
         assert place[:1].lower() + place[1:] in r.content or place in r.address
         assert r.address.endswith(place)
+        # a commune has hamlets (ấp), a ward has quarters (khu phố)
+        urban = place.startswith(("Phường ", "Thị xã ", "Thành phố "))
+        assert ("khu phố" in r.address) == urban and ("ấp " in r.address) != urban, r.address
         # no other ward of the province named in the text
         others = [n for c, n in wards if c != r.ward_code and n != place and len(n) > 8
                   and (n in r.content or n[:1].lower() + n[1:] in r.content)]

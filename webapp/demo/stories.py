@@ -34,9 +34,12 @@ ROADS = ["Quốc lộ 22", "Quốc lộ 22B", "Đường tỉnh 782", "Đường
          "đường Lê Lợi", "đường Tôn Đức Thắng", "đường Phạm Văn Đồng", "đường Hoàng Lê Kha",
          "đường Bời Lời", "đường Nguyễn Thái Học", "đường Lê Duẩn", "đường Huỳnh Tấn Phát",
          "đường Phạm Hùng", "đường Nguyễn Văn Rốp", "đường Bùi Thị Xuân", "đường Ca Văn Thỉnh"]
+# A commune (xã, huyện) is divided into ấp, a ward (phường, thị xã, thành phố) into khu phố.
 HAMLETS = ["ấp Bình Thạnh", "ấp Tân Lập", "ấp Suối Cao", "ấp Trường Lưu", "ấp Long Khánh",
-           "ấp Cầu Sắt", "ấp Bến Mương", "ấp Phước Hội", "khu phố 1", "khu phố 2", "khu phố 3",
-           "khu phố 4", "khu phố Ninh Trung", "khu phố Hiệp Thạnh", "khu phố Long Chí"]
+           "ấp Cầu Sắt", "ấp Bến Mương", "ấp Phước Hội", "ấp Thạnh Hiệp", "ấp Rạch Sơn"]
+QUARTERS = ["khu phố 1", "khu phố 2", "khu phố 3", "khu phố 4", "khu phố 5", "khu phố Ninh Trung",
+            "khu phố Hiệp Thạnh", "khu phố Long Chí", "khu phố Lộc Du"]
+URBAN = ("Phường ", "Thị xã ", "Thành phố ", "Quận ")
 LANDMARKS = ["chợ", "trường tiểu học", "trạm y tế", "nhà văn hóa", "cây xăng", "cầu", "ngã ba",
              "ngã tư", "chùa", "trường THCS", "khu công nghiệp", "bến xe"]
 
@@ -276,7 +279,7 @@ def stories(count: int, seed: int, wards: list[tuple[int, str]],
         place = _lower_first(legacy_name or ward_name)
         road = rng.choice(ROADS)
         fill = {"road": road, "Road": road[:1].upper() + road[1:], "place": place,
-                "hamlet": rng.choice(HAMLETS), "landmark": rng.choice(LANDMARKS),
+                "hamlet": rng.choice(QUARTERS if (legacy_name or ward_name).startswith(URBAN) else HAMLETS), "landmark": rng.choice(LANDMARKS),
                 "n": rng.randint(2, 480), "days": rng.randint(3, 30), "hours": rng.randint(2, 5)}
         title = rng.choice(problem.titles).format(**fill)
         title = title[:1].upper() + title[1:]
