@@ -367,6 +367,8 @@ class ElasticsearchEngine(SearchEngine):
                 others = [f for key, f in facet_filters.items() if key != name]
                 aggs[name] = {"filter": {"bool": {"filter": others}},
                               "aggs": {"values": {"terms": {"field": es_field, "size": FACET_SIZE[name]}}}}
+            # A report named by a legacy place counts under each current ward it maps to.
+            aggs["region"]["aggs"]["legacy"] = {"terms": {"field": "legacy_wards", "size": FACET_SIZE["region"]}}
             body["aggs"] = aggs
         return body
 
@@ -395,9 +397,11 @@ class ElasticsearchEngine(SearchEngine):
         facets: dict[str, list[tuple[str, int]]] = {}
         for name in FACET_FIELDS:
             if "aggregations" in response and name in response["aggregations"]:
-                buckets = response["aggregations"][name]["values"]["buckets"]
-                facets[name] = sorted(((str(b["key"]), int(b["doc_count"])) for b in buckets),
-                                      key=lambda kv: (-kv[1], kv[0]))
+                agg = response["aggregations"][name]
+                counts: dict[str, int] = {}
+                for b in [*agg["values"]["buckets"], *agg.get("legacy", {}).get("buckets", [])]:
+                    counts[str(b["key"])] = counts.get(str(b["key"]), 0) + int(b["doc_count"])
+                facets[name] = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
         total = response["hits"]["total"]["value"]
         return SearchResult(total=total, hits=hits, facets=facets, any_words=query.any_words)
 

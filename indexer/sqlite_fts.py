@@ -402,6 +402,13 @@ class SqliteEngine(SearchEngine):
                 counted = conn.execute(
                     f"SELECT {column}, count(*) FROM docs d WHERE {f_where} AND {column} IS NOT NULL "
                     f"GROUP BY {column}", f_params).fetchall()
+                if name == "region":  # a legacy place counts under each current ward it maps to
+                    merged = dict(counted)
+                    for ward, n in conn.execute(
+                            f"SELECT w.ward, count(*) FROM docs d JOIN doc_wards w ON w.id = d.id "
+                            f"WHERE {f_where} GROUP BY w.ward", f_params):
+                        merged[ward] = merged.get(ward, 0) + n
+                    counted = list(merged.items())
                 facets[name] = _ordered((str(value), n) for value, n in counted)
         return total, facets
 
@@ -416,18 +423,16 @@ class SqliteEngine(SearchEngine):
             "SELECT d.field, d.ward_code, d.province_code, d.status, d.type, d.month, d.id FROM m "
             f"JOIN docs d ON d.id = m.id WHERE {where}", params).fetchall()
         wards, provinces = set(query.wards), set(query.provinces)
-        legacy: set[int] = set()  # matched documents whose legacy place maps to a chosen ward
-        if wards:
-            legacy = {doc_id for (doc_id,) in conn.execute(
-                f"SELECT DISTINCT w.id FROM m JOIN doc_wards w ON w.id = m.id "
-                f"WHERE w.ward IN ({','.join('?' * len(wards))})", list(wards))}
+        legacy: dict[int, list[int]] = {}  # matched documents named by a legacy place → its wards
+        for doc_id, legacy_ward in conn.execute("SELECT w.id, w.ward FROM m JOIN doc_wards w ON w.id = m.id"):
+            legacy.setdefault(doc_id, []).append(legacy_ward)
         fields, types, statuses = set(query.fields), set(query.types), set(query.statuses)
         counters: dict[str, dict[Any, int]] = {name: {} for name in FACET_COLUMNS}
         total = 0
         for field, ward, province, status, kind, month, doc_id in rows:
             ok = {
                 "region": not (wards or provinces) or ward in wards or province in provinces
-                or doc_id in legacy,
+                or not wards.isdisjoint(legacy.get(doc_id, ())),
                 "field": not fields or field in fields,
                 "type": not types or kind in types,
                 "status": not statuses or status in statuses,
@@ -437,8 +442,9 @@ class SqliteEngine(SearchEngine):
                 total += 1
             if not query.facets:
                 continue
-            for name, value in (("field", field), ("region", ward), ("status", status), ("type", kind),
-                                ("month", month)):
+            regions = legacy.get(doc_id, ()) if ward is None else (ward,)
+            for name, value in (("field", field), *(("region", r) for r in regions), ("status", status),
+                                ("type", kind), ("month", month)):
                 # passes all the other filters: all four, or all but its own
                 if value is not None and (passed == 4 or (passed == 3 and name in ok and not ok[name])):
                     counters[name][value] = counters[name].get(value, 0) + 1
