@@ -27,7 +27,7 @@ VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 DOC_FIELDS = (
     "id", "revision", "code", "type", "title", "content", "address", "answer", "answer_unit",
     "sender_kind", "sender_name", "sender_phone", "field", "field_name", "ward_code", "ward",
-    "province_code", "province", "legacy_place", "status", "submitted_at", "published_at", "month",
+    "province_code", "province", "legacy_place", "legacy_wards", "status", "submitted_at", "published_at", "month",
     "location",
 )
 # Extra fields of a staff document (the staff index only; never in a public one).
@@ -90,6 +90,9 @@ def _fields(report: Any, public: bool) -> dict[str, Any]:
         "province_code": report.province_code,
         "province": report.province.name,
         "legacy_place": report.legacy_place,
+        # A report named by a pre-2025 place only: the current wards that place became (the
+        # crosswalk), so that filtering by one of them finds it ("địa danh cũ").
+        "legacy_wards": list(getattr(report, "legacy_ward_codes", ()) or ()),
         "status": report.status,
         "submitted_at": iso(report.submitted_at),
         "published_at": iso(report.published_at),

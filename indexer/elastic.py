@@ -144,6 +144,14 @@ class ElasticsearchEngine(SearchEngine):
             self._create_index(name)
             self._call(self.client.indices.update_aliases,
                        actions=[*self._stray_index(), {"add": {"index": name, "alias": self.alias}}])
+        else:
+            # An index made before a field was added to the schema (the mapping is strict): add the
+            # new fields in place. Changed ones need `flask index rebuild`; the engine says so.
+            try:
+                self._call(self.client.indices.put_mapping, index=self.alias,
+                           properties=_mapping()["mappings"]["properties"])
+            except ApiError as exc:
+                log.warning("index %s: mapping not updated in place (%s); run a rebuild", self.alias, exc)
         self._ensured = True
 
     def drop(self) -> None:
@@ -283,6 +291,7 @@ class ElasticsearchEngine(SearchEngine):
             should = []
             if query.wards:
                 should.append({"terms": {"ward_code": query.wards}})
+                should.append({"terms": {"legacy_wards": query.wards}})  # a legacy place mapped to them
             if query.provinces:
                 should.append({"terms": {"province_code": query.provinces}})
             out["region"] = {"bool": {"should": should, "minimum_should_match": 1}}
@@ -358,6 +367,8 @@ class ElasticsearchEngine(SearchEngine):
                 others = [f for key, f in facet_filters.items() if key != name]
                 aggs[name] = {"filter": {"bool": {"filter": others}},
                               "aggs": {"values": {"terms": {"field": es_field, "size": FACET_SIZE[name]}}}}
+            # A report named by a legacy place counts under each current ward it maps to.
+            aggs["region"]["aggs"]["legacy"] = {"terms": {"field": "legacy_wards", "size": FACET_SIZE["region"]}}
             body["aggs"] = aggs
         return body
 
@@ -386,9 +397,11 @@ class ElasticsearchEngine(SearchEngine):
         facets: dict[str, list[tuple[str, int]]] = {}
         for name in FACET_FIELDS:
             if "aggregations" in response and name in response["aggregations"]:
-                buckets = response["aggregations"][name]["values"]["buckets"]
-                facets[name] = sorted(((str(b["key"]), int(b["doc_count"])) for b in buckets),
-                                      key=lambda kv: (-kv[1], kv[0]))
+                agg = response["aggregations"][name]
+                counts: dict[str, int] = {}
+                for b in [*agg["values"]["buckets"], *agg.get("legacy", {}).get("buckets", [])]:
+                    counts[str(b["key"])] = counts.get(str(b["key"]), 0) + int(b["doc_count"])
+                facets[name] = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
         total = response["hits"]["total"]["value"]
         return SearchResult(total=total, hits=hits, facets=facets, any_words=query.any_words)
 

@@ -60,6 +60,8 @@ CREATE INDEX IF NOT EXISTS ix_docs_month ON docs(month);
 INSERT OR IGNORE INTO meta VALUES ('generation', '0');
 CREATE TABLE IF NOT EXISTS tombstones(id INTEGER PRIMARY KEY, revision INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS doc_units(unit INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY(unit, id));
+CREATE TABLE IF NOT EXISTS doc_wards(ward INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY(ward, id));
+CREATE INDEX IF NOT EXISTS ix_doc_wards_id ON doc_wards(id);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
     title, content, address, answer, sender,
     f_title, f_content, f_address, f_answer, f_sender, pairs,
@@ -154,6 +156,7 @@ class SqliteEngine(SearchEngine):
                 if row:
                     conn.execute("DELETE FROM fts WHERE rowid = ?", (doc["id"],))
                     conn.execute("DELETE FROM doc_units WHERE id = ?", (doc["id"],))
+                    conn.execute("DELETE FROM doc_wards WHERE id = ?", (doc["id"],))
                 conn.execute("DELETE FROM tombstones WHERE id = ?", (doc["id"],))
             conn.execute(
                 "INSERT OR REPLACE INTO docs VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -163,6 +166,8 @@ class SqliteEngine(SearchEngine):
             conn.execute("INSERT INTO fts(rowid, title, content, address, answer, sender, f_title, "
                          "f_content, f_address, f_answer, f_sender, pairs) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                          (doc["id"], *_fts_row(doc)))
+            conn.executemany("INSERT OR IGNORE INTO doc_wards VALUES (?, ?)",
+                             [(ward, doc["id"]) for ward in doc.get("legacy_wards") or ()])
             conn.executemany("INSERT OR IGNORE INTO doc_units VALUES (?, ?)",
                              [(unit, doc["id"]) for unit in doc.get("units") or ()])
             done += 1
@@ -199,6 +204,7 @@ class SqliteEngine(SearchEngine):
                         conn.execute("DELETE FROM docs WHERE id = ?", (doc_id,))
                         conn.execute("DELETE FROM fts WHERE rowid = ?", (doc_id,))
                         conn.execute("DELETE FROM doc_units WHERE id = ?", (doc_id,))
+                        conn.execute("DELETE FROM doc_wards WHERE id = ?", (doc_id,))
                         removed += 1
                     conn.execute("INSERT INTO tombstones VALUES (?, ?) ON CONFLICT(id) DO UPDATE "
                                  "SET revision = max(revision, excluded.revision)", (doc_id, revision))
@@ -282,8 +288,11 @@ class SqliteEngine(SearchEngine):
         if skip != "region" and (query.wards or query.provinces):
             parts = []
             if query.wards:
-                parts.append(f"d.ward_code IN ({','.join('?' * len(query.wards))})")
-                params.extend(query.wards)
+                marks = ",".join("?" * len(query.wards))
+                parts.append(f"d.ward_code IN ({marks})")
+                # or a legacy place that the crosswalk maps to one of them
+                parts.append(f"d.id IN (SELECT id FROM doc_wards WHERE ward IN ({marks}))")
+                params.extend([*query.wards, *query.wards])
             if query.provinces:
                 parts.append(f"d.province_code IN ({','.join('?' * len(query.provinces))})")
                 params.extend(query.provinces)
@@ -393,6 +402,13 @@ class SqliteEngine(SearchEngine):
                 counted = conn.execute(
                     f"SELECT {column}, count(*) FROM docs d WHERE {f_where} AND {column} IS NOT NULL "
                     f"GROUP BY {column}", f_params).fetchall()
+                if name == "region":  # a legacy place counts under each current ward it maps to
+                    merged = dict(counted)
+                    for ward, n in conn.execute(
+                            f"SELECT w.ward, count(*) FROM docs d JOIN doc_wards w ON w.id = d.id "
+                            f"WHERE {f_where} GROUP BY w.ward", f_params):
+                        merged[ward] = merged.get(ward, 0) + n
+                    counted = list(merged.items())
                 facets[name] = _ordered((str(value), n) for value, n in counted)
         return total, facets
 
@@ -404,15 +420,19 @@ class SqliteEngine(SearchEngine):
         base = replace(query, wards=[], provinces=[], fields=[], types=[], statuses=[])
         where, params = self._filters(base)
         rows = conn.execute(
-            "SELECT d.field, d.ward_code, d.province_code, d.status, d.type, d.month FROM m "
+            "SELECT d.field, d.ward_code, d.province_code, d.status, d.type, d.month, d.id FROM m "
             f"JOIN docs d ON d.id = m.id WHERE {where}", params).fetchall()
         wards, provinces = set(query.wards), set(query.provinces)
+        legacy: dict[int, list[int]] = {}  # matched documents named by a legacy place → its wards
+        for doc_id, legacy_ward in conn.execute("SELECT w.id, w.ward FROM m JOIN doc_wards w ON w.id = m.id"):
+            legacy.setdefault(doc_id, []).append(legacy_ward)
         fields, types, statuses = set(query.fields), set(query.types), set(query.statuses)
         counters: dict[str, dict[Any, int]] = {name: {} for name in FACET_COLUMNS}
         total = 0
-        for field, ward, province, status, kind, month in rows:
+        for field, ward, province, status, kind, month, doc_id in rows:
             ok = {
-                "region": not (wards or provinces) or ward in wards or province in provinces,
+                "region": not (wards or provinces) or ward in wards or province in provinces
+                or not wards.isdisjoint(legacy.get(doc_id, ())),
                 "field": not fields or field in fields,
                 "type": not types or kind in types,
                 "status": not statuses or status in statuses,
@@ -422,8 +442,9 @@ class SqliteEngine(SearchEngine):
                 total += 1
             if not query.facets:
                 continue
-            for name, value in (("field", field), ("region", ward), ("status", status), ("type", kind),
-                                ("month", month)):
+            regions = legacy.get(doc_id, ()) if ward is None else (ward,)
+            for name, value in (("field", field), *(("region", r) for r in regions), ("status", status),
+                                ("type", kind), ("month", month)):
                 # passes all the other filters: all four, or all but its own
                 if value is not None and (passed == 4 or (passed == 3 and name in ok and not ok[name])):
                     counters[name][value] = counters[name].get(value, 0) + 1

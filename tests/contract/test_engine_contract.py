@@ -120,6 +120,71 @@ def test_filters_region_field_type_status(engine):
     assert sorted(ids(engine.search(q(statuses=["processing"])))) == [2]
 
 
+def test_a_ward_filter_finds_reports_named_by_a_legacy_place_that_maps_to_it(engine):
+    """Issue 16, 7: "Thị xã Trảng Bàng" became Phường Trảng Bàng (25708), Phường An Tịnh, …; filtering
+    one of those wards finds the reports that name only the former town, with words and without,
+    and the facets that ignore the region filter count them once."""
+    engine.bulk_upsert([
+        doc(1, "Ngập nước đường Một", ward_code=25708),
+        doc(2, "Ngập nước đường Hai", ward_code=None, ward=None, legacy_place="Thị xã Trảng Bàng",
+            legacy_wards=[25708, 25711]),
+        doc(3, "Ngập nước đường Ba", ward_code=None, ward=None, legacy_place="Huyện Gò Dầu",
+            legacy_wards=[25654], field="dien"),
+        doc(4, "Ngập nước đường Bốn", ward_code=25654),
+    ])
+    q = SearchQuery
+    assert sorted(ids(engine.search(q(wards=[25708])))) == [1, 2]
+    assert sorted(ids(engine.search(q(wards=[25711])))) == [2]
+    assert sorted(ids(engine.search(q(wards=[25654])))) == [3, 4]
+    assert sorted(ids(engine.search(q(wards=[25708, 25654])))) == [1, 2, 3, 4]
+    for words in ("ngập nước", "ngap nuoc"):
+        found = engine.search(q(q=words, wards=[25708], facets=True))
+        assert sorted(ids(found)) == [1, 2] and found.total == 2
+        assert dict(found.facets["field"]) == {"giao-thong": 2}
+        # the region facet counts a legacy place under each ward it maps to (as the filter finds it)
+        assert dict(found.facets["region"]) == {"25708": 2, "25711": 1, "25654": 2}
+    assert dict(engine.search(q(facets=True)).facets["region"]) == {"25708": 2, "25711": 1, "25654": 2}
+    assert dict(engine.search(q(fields=["dien"], facets=True)).facets["region"]) == {"25654": 1}
+    for words in ("ngập nước", "ngap nuoc"):
+        assert engine.search(q(q=words, wards=[25654], fields=["dien"])).total == 1
+    assert engine.search(q(wards=[25708], fields=["dien"])).total == 0
+    # rewritten without the legacy place: the old mapping goes with it
+    engine.bulk_upsert([doc(2, "Ngập nước đường Hai", revision=2, ward_code=25654, ward="Phường Gò Dầu")])
+    assert sorted(ids(engine.search(q(wards=[25708])))) == [1]
+    engine.delete([(3, 5)])
+    assert sorted(ids(engine.search(q(wards=[25654])))) == [2, 4]
+
+
+def test_an_index_made_before_legacy_wards_existed_takes_them_without_a_rebuild(engine, tmp_path):
+    """A deployment's index from before the crosswalk: the embedded engine adds its table, the
+    Elasticsearch engine adds the field to the strict mapping in place (a new engine object, as after
+    a restart, does it in ensure_index)."""
+    from copy import deepcopy
+
+    from indexer.elastic import ElasticsearchEngine, _mapping
+    from indexer.sqlite_fts import SqliteEngine
+
+    if isinstance(engine, ElasticsearchEngine):
+        engine.drop()
+        old = deepcopy(_mapping())
+        del old["mappings"]["properties"]["legacy_wards"]
+        name = f"{engine.alias}-old"
+        engine.client.indices.create(index=name, settings=old["settings"], mappings=old["mappings"])
+        engine.client.indices.update_aliases(actions=[{"add": {"index": name, "alias": engine.alias}}])
+        again = ElasticsearchEngine(engine.url, prefix=engine.alias.removesuffix("-reports"),
+                                    plain_json=True)
+    else:
+        import sqlite3
+
+        with sqlite3.connect(engine.path) as conn:
+            conn.execute("DROP TABLE doc_wards")
+        again = SqliteEngine(engine.path)
+    again.ensure_index()
+    assert again.bulk_upsert([doc(1, "Cũ", ward_code=None, ward=None, legacy_place="Thị xã Trảng Bàng",
+                                  legacy_wards=[25708])]) == 1
+    assert ids(again.search(SearchQuery(wards=[25708]))) == [1]
+
+
 def test_date_range_is_inclusive_in_vietnam_time(engine):
     from zoneinfo import ZoneInfo
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -14,6 +14,7 @@ from werkzeug.security import generate_password_hash
 
 from indexer.text import fold
 from webapp.auth.models import Membership, Role, RoleName, Unit, User, UserKind, UserStatus
+from webapp.demo.stories import DEMO_UNTIL, DEMO_YEARS, Story, stories  # noqa: F401 (DEMO_* re-exported)
 from webapp.extensions import db
 from webapp.reference.models import Field, LegacyPlace, Province, Ward
 from webapp.reports.codes import new_code
@@ -39,9 +40,6 @@ DEMO_STAFF = [
     ("lanhdaoxd", "Võ Thị Mai", RoleName.LEADER, "lanhdaoxd-demo-2026", "giao-thong"),
     ("quantri", "Lê Minh Khôi", RoleName.ADMIN, "quantri-demo-2026", None),
 ]
-# A fixed end of the demo period keeps the data identical for a given seed on any day.
-DEMO_UNTIL = datetime(2026, 11, 20, 17, 0, tzinfo=UTC)
-DEMO_YEARS = 3
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 INTAKE_UNIT = "Trung tâm Phục vụ hành chính công {province}"
@@ -61,7 +59,8 @@ FIELD_UNITS = {
     "khac": "Văn phòng UBND {province}",
 }
 
-# (title, content) templates per field; {street}, {ward}, {n}, {days} are filled in.
+# The reports themselves are written by webapp/demo/stories.py. These older flat templates are
+# kept for bench/common.py's synthetic documents only; {street}, {ward}, {n}, {days} are filled in.
 PAKN_TEMPLATES = {
     "giao-thong": [
         ("Đường {street} xuống cấp, nhiều ổ gà", "Đoạn đường {street} gần số {n} có nhiều ổ gà sâu, trời mưa đọng nước rất nguy hiểm cho người đi xe máy. Đề nghị cơ quan chức năng sớm sửa chữa."),
@@ -280,8 +279,12 @@ def seed(count: int, seed_value: int = 2026, if_empty: bool = False,
         intake=intake, units_by_field=units_by_field, officer=officer, leader=leader,
         holidays=Holidays(current_app.config["HOLIDAYS"]))
     used_codes = set(db.session.scalars(select(Report.code)))
-    for i in range(count):
-        report = _report(ctx, used_codes)
+    crosswalk = {lp.name: {w.code for w in lp.wards} for lp in ctx.legacy if lp.kind == "district" and lp.wards}
+    plans = stories(count, seed_value, [(w.code, w.name) for w in ctx.wards], crosswalk)
+    wards = {w.code: w for w in ctx.wards}
+    fields = {f.slug: f for f in ctx.fields}
+    for i, plan in enumerate(plans):
+        report = _report(ctx, used_codes, plan, wards[plan.ward_code], fields[plan.field])
         db.session.add(report)
         if (i + 1) % 500 == 0:
             db.session.commit()
@@ -292,44 +295,29 @@ def seed(count: int, seed_value: int = 2026, if_empty: bool = False,
     return count
 
 
-def _report(ctx: Context, used_codes: set[str]) -> Report:
+def _report(ctx: Context, used_codes: set[str], plan: Story, ward: Ward, fld: Field) -> Report:
     rng = ctx.rng
-    is_idea = rng.random() < 0.15
-    fld = rng.choice(ctx.fields)
-    ward = rng.choice(ctx.wards)
-    street = rng.choice(STREETS)
-    # "xã Tân Hưng" inside a sentence, "Xã Tân Hưng" where it starts a line
-    fill = {"street": street, "ward": ward.name[:1].lower() + ward.name[1:], "n": rng.randint(1, 450),
-            "days": rng.randint(3, 30)}
-    title_t, content_t = rng.choice(IDEA_TEMPLATES if is_idea else PAKN_TEMPLATES[fld.slug])
-    submitted = DEMO_UNTIL - timedelta(days=rng.uniform(0, 365 * DEMO_YEARS))
-    submitted = submitted.replace(microsecond=0)
-    report_type = ReportType.IDEA if is_idea else ReportType.PAKN
+    submitted = plan.submitted_at
+    report_type = ReportType.IDEA if plan.type == "idea" else ReportType.PAKN
     code = new_code(report_type, rng)
     while code in used_codes:
         code = new_code(report_type, rng)
     used_codes.add(code)
-
-    legacy = None
-    ward_code: int | None = ward.code
-    province_code = ward.province_code
-    if ctx.legacy and rng.random() < 0.05:
-        # Some reports came in before the 2025 reorganisation and name a former district.
-        lp = rng.choice([lp for lp in ctx.legacy if lp.kind == "district"] or ctx.legacy)
-        legacy, ward_code, province_code = lp.name, lp.ward_code, lp.province_code
-
     org = rng.random() < 0.12
     name = _person(rng)
+    place = plan.legacy_place or ward.name
     report = Report(
-        code=code, type=report_type, title=title_t.format(**fill), content=content_t.format(**fill),
-        field=fld, province_code=province_code, ward_code=ward_code, legacy_place=legacy,
-        address=_address(fill["n"], street, ward.name if legacy is None else legacy),
+        code=code, type=report_type, title=plan.title, content=plan.content,
+        field=fld, province_code=ward.province_code,
+        # A report that names a former district keeps that name; the crosswalk places it.
+        ward_code=None if plan.legacy_place else ward.code, legacy_place=plan.legacy_place,
+        address=plan.address,
         sender_kind=SenderKind.ORGANIZATION if org else SenderKind.INDIVIDUAL,
         organization_name=rng.choice(ORGS) if org else None, sender_name=name,
         sender_phone=rng.choice(MOBILE_PREFIXES) + f"{rng.randint(0, 9999999):07d}",
         sender_email=None if rng.random() < 0.6 else
         f"{_slug(name).replace('-', '.')}{rng.randint(1, 99)}@example.vn",
-        sender_address=f"{ward.name}, {ward.province.name}" if rng.random() < 0.5 else None,
+        sender_address=f"{place}, {ward.province.name}" if rng.random() < 0.5 else None,
         confidential=rng.random() < 0.1, submitted_at=submitted, created_at=submitted,
         status=Status.PENDING,
     )
@@ -337,9 +325,7 @@ def _report(ctx: Context, used_codes: set[str]) -> Report:
         report.lat = round(11.3 + rng.uniform(-0.4, 0.4), 6)
         report.lon = round(106.1 + rng.uniform(-0.4, 0.4), 6)
         report.incident_at = submitted - timedelta(hours=rng.randint(1, 72))
-
-    final = rng.choices([s for s, _ in STATUS_WEIGHTS], [w for _, w in STATUS_WEIGHTS])[0]
-    _timeline(ctx, report, final, submitted, ward.name)
+    _timeline(ctx, report, Status(plan.final), submitted, place)
     return report
 
 

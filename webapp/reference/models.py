@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Integer, String
+from flask import current_app
+from sqlalchemy import Column, ForeignKey, Integer, String, Table, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from indexer.text import fold
 from webapp.extensions import db
 
 
@@ -54,6 +56,13 @@ class Ward(db.Model):
         return f"{self.name}, {self.province.name}"
 
 
+legacy_place_wards = Table(
+    "legacy_place_wards", db.metadata,
+    Column("legacy_place_id", ForeignKey("legacy_places.id", ondelete="CASCADE"), primary_key=True),
+    Column("ward_code", ForeignKey("wards.code"), primary_key=True),
+)
+
+
 class LegacyPlace(db.Model):
     """A place name from before the 1 July 2025 reorganisation, mapped to current units.
 
@@ -72,3 +81,30 @@ class LegacyPlace(db.Model):
 
     province: Mapped[Province] = relationship()
     ward: Mapped[Ward | None] = relationship()
+    # The crosswalk (migration 0009): every current ward the former unit's area went into.
+    wards: Mapped[list[Ward]] = relationship(secondary=legacy_place_wards, order_by="Ward.code")
+
+
+def legacy_ward_codes(province_code: int | None, name: str | None) -> tuple[int, ...]:
+    """The current ward codes a legacy place name maps to in its province (the crosswalk), or ().
+
+    The crosswalk is reference data written by migrations only: it is read once per app.
+    """
+    if not name or province_code is None:
+        return ()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    crosswalk = app.extensions.get("pakn_legacy_crosswalk")
+    if crosswalk is None:
+        merged: dict[tuple[int, str], set[int]] = {}
+        rows = db.session.execute(
+            select(LegacyPlace.province_code, LegacyPlace.name_folded, legacy_place_wards.c.ward_code)
+            .join(legacy_place_wards, legacy_place_wards.c.legacy_place_id == LegacyPlace.id))
+        for province, folded, ward in rows:
+            merged.setdefault((province, folded), set()).add(ward)
+        crosswalk = app.extensions["pakn_legacy_crosswalk"] = {k: tuple(sorted(v)) for k, v in merged.items()}
+    return crosswalk.get((province_code, legacy_key(name)), ())
+
+
+def legacy_key(name: str) -> str:
+    """How a legacy name is compared (``LegacyPlace.name_folded``): folded, hyphens as spaces."""
+    return " ".join(fold(name).replace("-", " ").split())

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from webapp.auth.models import Unit, User
 from webapp.db import UTCDateTime, utcnow
 from webapp.extensions import db
-from webapp.reference.models import Field, Province, Ward
+from webapp.reference.models import Field, Province, Ward, legacy_ward_codes
 
 
 class ReportType(enum.StrEnum):
@@ -169,6 +169,13 @@ class Report(db.Model):
         if self.legacy_place:
             return f"{self.legacy_place}, {self.province.name}"
         return self.province.name
+
+    @property
+    def legacy_ward_codes(self) -> tuple[int, ...]:
+        """The current wards a report without one is in, by its legacy place name (the crosswalk)."""
+        if self.ward_code is not None:
+            return ()
+        return legacy_ward_codes(self.province_code, self.legacy_place)
 
 
 class StatusEvent(db.Model):

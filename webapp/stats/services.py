@@ -132,25 +132,34 @@ class AnswerRow:
     deadline_at: datetime | None
 
 
+def _ward_group(doc: dict[str, Any]) -> tuple[int | str | None, str | None]:
+    """The by-ward group of a document: its ward; a legacy place the crosswalk resolves is its own
+    group, keyed and labelled by that name ("địa danh cũ"), not "Chưa gắn xã, phường"."""
+    if doc.get("ward_code") is None and doc.get("legacy_wards") and doc.get("legacy_place"):
+        return doc["legacy_place"], _("%(name)s (địa danh cũ)", name=doc["legacy_place"])
+    return doc.get("ward_code"), doc.get("ward")
+
+
 @dataclass
 class Accumulator:
     """Counters over the scanned documents and their answers; ``result`` shapes them as JSON."""
 
     total: int = 0
     fields: dict[str, list[Any]] = field(default_factory=dict)          # slug → [label, count]
-    wards: dict[int | None, list[Any]] = field(default_factory=dict)    # code → [label, count]
+    wards: dict[int | str | None, list[Any]] = field(default_factory=dict)  # code or legacy name → [label, count]
     statuses: dict[str, int] = field(default_factory=dict)
     months: dict[str, int] = field(default_factory=dict)
     overall: Timeliness = field(default_factory=Timeliness)
     by_unit: dict[int, Timeliness] = field(default_factory=dict)
     unit_names: dict[int, str] = field(default_factory=dict)
     by_field: dict[str, Timeliness] = field(default_factory=dict)
-    by_ward: dict[int | None, Timeliness] = field(default_factory=dict)
+    by_ward: dict[int | str | None, Timeliness] = field(default_factory=dict)
 
     def add_doc(self, doc: dict[str, Any]) -> None:
         self.total += 1
         self.fields.setdefault(doc["field"], [doc.get("field_name") or doc["field"], 0])[1] += 1
-        self.wards.setdefault(doc.get("ward_code"), [doc.get("ward"), 0])[1] += 1
+        key, label = _ward_group(doc)
+        self.wards.setdefault(key, [label, 0])[1] += 1
         self.statuses[doc["status"]] = self.statuses.get(doc["status"], 0) + 1
         if doc.get("month"):
             self.months[doc["month"]] = self.months.get(doc["month"], 0) + 1
@@ -173,7 +182,7 @@ class Accumulator:
                     row.submitted_at, row.published_at, row.deadline_at)
             first = min(units.values(), key=lambda r: (r.published_at, r.unit_id))
             for group in (self.overall, self.by_field.setdefault(doc["field"], Timeliness()),
-                          self.by_ward.setdefault(doc.get("ward_code"), Timeliness())):
+                          self.by_ward.setdefault(_ward_group(doc)[0], Timeliness())):
                 group.add(first.submitted_at, first.published_at, first.deadline_at)
 
     def result(self, status_label: Callable[[str], str], no_ward: str) -> dict[str, Any]:
@@ -274,7 +283,7 @@ def compute(request: SearchRequest) -> dict[str, Any]:
          "any_words": bool,        # no report held every word: reports with any of them counted
          "total": int,             # matching published reports
          "by_field":  [{"key": slug, "label": name, "count": int}],       # most first
-         "by_ward":   [{"key": ward code | null, "label": name, "count": int}],  # null: no ward
+         "by_ward":   [{"key": ward code | legacy name | null, "label": name, "count": int}],  # null: no ward
          "by_status": [{"key": status, "label": name, "count": int}],     # workflow order
          "by_month":  [{"key": "2026-03", "label": "03/2026", "count": int}],  # submission month,
                                                                          # oldest first, gaps as 0
