@@ -27,6 +27,7 @@ from webapp.auth.services import AuthError
 from webapp.extensions import db, limiter
 from webapp.reference.models import Field, Ward
 from webapp.reports import services, validation
+from webapp.reports.codes import normalize_code
 from webapp.reports.forms import LookupForm, RatingForm, ReopenForm, ReportForm
 from webapp.reports.models import STATUS_LABELS, Report, ReportType, Status
 from webapp.reports.public import public_timeline, public_view
@@ -240,6 +241,8 @@ def reopen(code: str):
 def lookup():
     form = LookupForm()
     report, searched = None, False
+    if request.method == "GET" and request.args.get("code"):  # from Tra cứu: a code that is not public
+        form.code.data = normalize_code(request.args["code"]) or None
     if form.validate_on_submit():
         searched = True
         report = access.looked_up_report(form.code.data, form.phone.data)

@@ -48,6 +48,10 @@ def inbox():
     result = query = None
     overdue_only = request.args.get("qua_han") == "1"
     asked = SearchRequest.from_args(request.args, surface="page")
+    code = asked.tracking_code()
+    report = access.find_staff_report(code) if code else None
+    if report is not None:  # a code pasted from an SMS or a call opens the report
+        return redirect(url_for("workflow.report_page", code=report.code))
     # The pager keeps the search (every value of a repeated parameter) and the overdue switch.
     pager = {**asked.params(KEPT_PARAMS).to_dict(flat=False), **({"qua_han": "1"} if overdue_only else {})}
     try:
