@@ -3,6 +3,10 @@ state, separate phone search, answer-template placeholders, forms and wording, n
 
 from __future__ import annotations
 
+import pytest
+
+from webapp.auth.models import Unit
+
 
 def text(response) -> str:
     return response.get_data(as_text=True)
@@ -62,3 +66,42 @@ def test_staff_inbox_with_a_code_opens_the_report_only_in_scope(session, make_re
     other = staff_login(make_staff("xa-ma", "officer", unit="don-vi-khac"))
     response = other.get("/can-bo/hop-thu", query_string={"q": report.code})
     assert response.status_code == 200 and report.title not in text(response)
+
+
+# -- 2. Tra cứu mã shows the answer -------------------------------------------------------------------
+def answered(session, report, text="Đã nạo vét toàn bộ cống thoát nước trước chợ.", draft=None):
+    from datetime import UTC, datetime
+
+    from webapp.reports.models import Answer, Attachment
+
+    unit = Unit(name="Sở Xây dựng Tây Ninh", slug=f"so-xd-{report.id}")
+    at = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # 10:00 in Vietnam
+    if draft:
+        report.answers.append(Answer(unit=unit, text=draft, state="pending_approval", answered_at=at))
+    answer = Answer(unit=unit, text=text, state="approved", answered_at=at, published_at=at)
+    report.answers.append(answer)
+    session.flush()
+    session.add(Attachment(report=report, answer=answer, filename="bien-ban-nghiem-thu.pdf",
+                           stored_name=f"a-{report.id}", content_type="application/pdf", size=1))
+    report.status = "answered"
+    session.flush()
+    return answer
+
+
+@pytest.mark.parametrize("published", [True, False])
+def test_lookup_shows_the_answer_with_unit_date_files_and_the_public_link(client, session, make_report, published):
+    report = make_report(sender_phone="0912345678", published=published)
+    answered(session, report, draft="Bản nháp chưa duyệt")
+    html = text(client.post("/tra-cuu-ma", data={"code": report.code.lower(), "phone": "0912 345 678"}))
+    assert "Đã trả lời" in html and report.title in html
+    assert "Đã nạo vét toàn bộ cống thoát nước trước chợ." in html
+    assert "Sở Xây dựng Tây Ninh · 25/11/2026" in html
+    assert "Bản nháp chưa duyệt" not in html
+    assert ("bien-ban-nghiem-thu.pdf" in html) is published  # a file only where the visitor may open it
+    assert (f'href="/pakn/{report.code}"' in html) is published
+
+
+def test_lookup_without_an_answer_says_so(client, make_report):
+    report = make_report(sender_phone="0912345678")
+    html = text(client.post("/tra-cuu-ma", data={"code": report.code, "phone": "0912345678"}))
+    assert "Chưa có trả lời." in html and f'href="/pakn/{report.code}"' in html
