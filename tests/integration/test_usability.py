@@ -4,6 +4,7 @@ state, separate phone search, answer-template placeholders, forms and wording, n
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from webapp.auth.models import Unit
 
@@ -105,3 +106,44 @@ def test_lookup_without_an_answer_says_so(client, make_report):
     report = make_report(sender_phone="0912345678")
     html = text(client.post("/tra-cuu-ma", data={"code": report.code, "phone": "0912345678"}))
     assert "Chưa có trả lời." in html and f'href="/pakn/{report.code}"' in html
+
+
+# -- 3. the staff page shows each state's actions only -------------------------------------------------
+def test_a_draft_sent_for_approval_is_read_only_until_the_leader_decides(session, make_report, make_staff,
+                                                                          staff_login, clock):
+    from webapp.workflow import services
+
+    report = make_report(status="pending", published=False)
+    intake = make_staff("tn-3", "officer")
+    officer = make_staff("a-3", "officer", unit="so-xd-3")
+    leader = make_staff("l-3", "leader", unit="so-xd-3")
+    unit = session.scalar(select(Unit).where(Unit.slug == "so-xd-3"))
+    services.accept(intake, report, publish=True)
+    services.assign(intake, report, [unit])
+    session.commit()
+    page = staff_login(officer)
+    html = text(page.get(f"/can-bo/pakn/{report.code}"))
+    assert "Soạn trả lời" in html and "Gửi lãnh đạo duyệt" in html
+    assert "Tiếp nhận</button>" not in html  # intake's actions are not the unit's
+
+    response = page.post(f"/can-bo/pakn/{report.code}/tra-loi", data={
+        "answer-unit": str(unit.id), "answer-text": "Đơn vị đã kiểm tra hiện trường.", "action": "submit"})
+    assert response.status_code == 302
+    html = text(page.get(f"/can-bo/pakn/{report.code}"))
+    assert "Đang chờ lãnh đạo duyệt" in html and "Đơn vị đã kiểm tra hiện trường." in html
+    assert "Soạn trả lời" not in html and "Lưu nháp" not in html and "Gửi lãnh đạo duyệt</button>" not in html
+
+    # Returned by the leader: the unit may write again, starting from its text.
+    answer = report.answers[-1]
+    services.return_answer(leader, answer, "Bổ sung thời gian hoàn thành.")
+    session.commit()
+    html = text(page.get(f"/can-bo/pakn/{report.code}"))
+    assert "Soạn trả lời" in html and "Đang chờ lãnh đạo duyệt" not in html
+
+
+def test_an_answered_report_offers_closing_not_answering(session, make_report, make_staff, staff_login):
+    report = make_report(status="answered")
+    answered(session, report)
+    html = text(staff_login(make_staff("tn-4", "officer")).get(f"/can-bo/pakn/{report.code}"))
+    assert "Đóng phản ánh" in html
+    assert "Soạn trả lời" not in html and "Phân công</button>" not in html and "Tiếp nhận</button>" not in html

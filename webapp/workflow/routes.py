@@ -111,6 +111,8 @@ def _forms(report: Report, bound: dict[str, Any] | None = None) -> dict[str, Any
     correct, answer = out["correct"], out["answer"]
     if "correct" not in bound:
         correct.field.data, correct.ward.data = report.field.slug, report.ward_code
+    if "answer" not in bound:  # offer only the units that may write an answer now
+        answer.unit.choices = [(u.id, u.name) for u in services.composing_units(current_user, report)]
     if "answer" not in bound and answer.unit.choices:
         unit_id = answer.unit.choices[0][0]
         working = services.working_answer(report, unit_id)
@@ -130,7 +132,8 @@ def _render(report: Report, bound: dict[str, Any] | None = None, status: int = 2
         "workflow/report.html", report=report, forms=_forms(report, bound),
         can_intake=services.is_intake(user) and report.status == Status.PENDING,
         can_assign=services.is_intake(user) and report.status in (Status.ACCEPTED, Status.PROCESSING),
-        can_correct=services.can_correct(user, report), can_answer=services.can_answer(user, report),
+        can_correct=services.can_correct(user, report),
+        can_answer=bool(services.composing_units(user, report)) or "answer" in (bound or {}),
         can_close=services.can_close(user, report), can_approve=services.can_approve,
         overdue=services.is_overdue(report), templates=services.templates_for(report),
         return_form=forms.ReturnForm(formdata=None, prefix="return")), status

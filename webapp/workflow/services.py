@@ -114,6 +114,15 @@ def answer_units(user: User, report: Report) -> list[Unit]:
     return [a.unit for a in report.assignments if a.unit_id in mine]
 
 
+def composing_units(user: User, report: Report) -> list[Unit]:
+    """The units in which ``user`` may write an answer now: assigned, the report being handled, and
+    no answer of the unit waiting for a leader (a second answer would cross the first)."""
+    if not can_answer(user, report):
+        return []
+    waiting = {a.unit_id for a in report.answers if a.state == AnswerState.PENDING_APPROVAL}
+    return [unit for unit in answer_units(user, report) if unit.id not in waiting]
+
+
 def can_approve(user: User, answer: Answer) -> bool:
     """Only a leader of the answering unit approves its answer."""
     return answer.unit_id in unit_ids(user, RoleName.LEADER)
