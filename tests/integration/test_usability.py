@@ -3,6 +3,8 @@ state, separate phone search, answer-template placeholders, forms and wording, n
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -147,3 +149,38 @@ def test_an_answered_report_offers_closing_not_answering(session, make_report, m
     html = text(staff_login(make_staff("tn-4", "officer")).get(f"/can-bo/pakn/{report.code}"))
     assert "Đóng phản ánh" in html
     assert "Soạn trả lời" not in html and "Phân công</button>" not in html and "Tiếp nhận</button>" not in html
+
+
+# -- 4. phone search and text search are separate ----------------------------------------------------
+def test_the_phone_form_does_not_carry_the_text_search(client, make_report, search):
+    make_report(title="Đèn đường hỏng", sender_phone="0906380395")
+    search.index()
+    html = text(client.get("/tra-cuu", query_string={"q": "xyzkhongcogi"}))
+    start = html.index('class="phone-form')
+    phone_form = html[start:html.index("</form>", start)]
+    assert "xyzkhongcogi" not in phone_form and 'name="q"' not in phone_form
+    # What the browser then sends: the phone alone, which finds the report, shown as a removable chip.
+    html = text(client.post("/tra-cuu", data={"phone": "0906 380 395"}))
+    assert "Đèn đường hỏng" in html
+    assert "Số điện thoại: 090*****95" in html and 'aria-label="Bỏ điều kiện: Số điện thoại: 090*****95"' in html
+
+
+def test_a_combined_search_shows_every_condition(client, make_report, search):
+    make_report(title="Đèn đường hỏng", sender_phone="0906380395")
+    search.index()
+    html = text(client.post("/tra-cuu", data={"phone": "0906380395", "q": "xyzkhongcogi"}))
+    assert "Từ khóa: xyzkhongcogi" in html and "Số điện thoại: 090*****95" in html
+    html = text(client.get("/tra-cuu", query_string={"q": "đèn"}))
+    assert 'aria-label="Bỏ điều kiện: Từ khóa: đèn"' in html
+
+
+# -- 8. the pager has previous and next -----------------------------------------------------------------
+def test_the_pager_has_previous_and_next(client, make_report, search):
+    for i in range(5):
+        make_report(title=f"Ngập nước điểm {i}")
+    search.index()
+    html = text(client.get("/tra-cuu", query_string={"q": "ngập", "per_page": 2, "page": 2}))
+    assert re.search(r'<a href="[^"]*page=1[^"]*" rel="prev">← Trước</a>', html)
+    assert re.search(r'<a href="[^"]*page=3[^"]*" rel="next">Sau →</a>', html)
+    html = text(client.post("/tra-cuu", data={"phone": "0912345678", "per_page": 2, "page": 2}))
+    assert "← Trước</button>" in html and "Sau →</button>" in html
