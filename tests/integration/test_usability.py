@@ -184,3 +184,47 @@ def test_the_pager_has_previous_and_next(client, make_report, search):
     assert re.search(r'<a href="[^"]*page=3[^"]*" rel="next">Sau →</a>', html)
     html = text(client.post("/tra-cuu", data={"phone": "0912345678", "per_page": 2, "page": 2}))
     assert "← Trước</button>" in html and "Sau →</button>" in html
+
+
+# -- 5. answer templates with placeholders ---------------------------------------------------------------
+def test_a_template_is_filled_from_the_report_and_the_answering_unit(session, make_report, make_staff, staff_login):
+    from datetime import UTC, datetime
+
+    from webapp.reference.models import Field
+    from webapp.reports.models import AnswerTemplate
+    from webapp.workflow import services
+
+    report = make_report(status="pending", published=False, submitted_at=datetime(2026, 11, 19, 18, 30, tzinfo=UTC))
+    intake = make_staff("tn-5", "officer")
+    officer = make_staff("a-5", "officer", unit="so-xd-5")
+    unit = session.scalar(select(Unit).where(Unit.slug == "so-xd-5"))
+    services.accept(intake, report, publish=True)
+    services.assign(intake, report, [unit])
+    field = session.scalar(select(Field).where(Field.slug == "giao-thong"))
+    template = AnswerTemplate(field=field, title="Đã khắc phục",
+                              text="{don_vi} đã tiếp nhận phản ánh {ma_phan_anh} ngày {ngay_tiep_nhan}.")
+    session.add(template)
+    session.commit()
+    html = text(staff_login(officer).get(f"/can-bo/pakn/{report.code}?mau={template.id}"))
+    # 18:30 UTC on the 19th is the 20th in Vietnam.
+    assert f"Đơn vị so-xd-5 đã tiếp nhận phản ánh {report.code} ngày 20/11/2026." in html
+    assert "{don_vi}" not in html
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("{ten_don_vi} đã tiếp nhận.", "{ten_don_vi}"),
+    ("{don_vi.__class__} đã tiếp nhận.", "{don_vi.__class__}"),
+    ("Đơn vị { đã tiếp nhận.", "Dấu ngoặc nhọn"),
+])
+def test_unknown_placeholders_are_refused_when_the_template_is_saved(session, make_staff, staff_login, bad, message):
+    from webapp.reports.models import AnswerTemplate
+
+    leader = staff_login(make_staff("l-5", "leader", unit="so-xd-6"))
+    response = leader.post("/can-bo/mau-tra-loi", data={"field": "giao-thong", "title": "Mẫu sai", "text": bad})
+    assert response.status_code == 400
+    html = text(response)
+    assert message in html and "{don_vi}" in html  # what is wrong and what may be used
+    assert session.scalar(select(AnswerTemplate).where(AnswerTemplate.title == "Mẫu sai")) is None
+    response = leader.post("/can-bo/mau-tra-loi", data={"field": "giao-thong", "title": "Mẫu đúng",
+                                                         "text": "{don_vi} trả lời phản ánh {ma_phan_anh}."})
+    assert response.status_code == 302

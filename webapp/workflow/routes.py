@@ -118,7 +118,7 @@ def _forms(report: Report, bound: dict[str, Any] | None = None) -> dict[str, Any
         working = services.working_answer(report, unit_id)
         template = db.session.get(AnswerTemplate, request.args.get("mau", type=int) or 0)
         if template is not None and template.field_id == report.field_id:
-            answer.text.data = template.text
+            answer.text.data = services.fill_template(template.text, report, db.session.get(Unit, unit_id))
         elif working is not None:
             answer.text.data = working.text
     return out
@@ -287,4 +287,6 @@ def templates():
                 getattr(form, exc.field or "title").errors.append(exc.message)
         status = 400
     items = db.session.scalars(select(AnswerTemplate).join(Field).order_by(Field.position, AnswerTemplate.title)).all()
-    return render_template("workflow/templates.html", form=form, items=items, may_add=may_add), status
+    return render_template("workflow/templates.html", form=form, items=items, may_add=may_add,
+                           placeholder_hint="; ".join(f"{{{name}}} = {label}"
+                                                      for name, label in services.TEMPLATE_PLACEHOLDERS.items())), status
