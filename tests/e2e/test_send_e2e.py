@@ -89,7 +89,7 @@ def test_send_a_report_with_a_photo_then_track_it(live_server, page, new_page, t
     visitor.get_by_role("button", name="Tra cứu").click()
     found = visitor.locator(".card", has=visitor.locator(".timeline"))
     expect(found.locator(".code")).to_have_text(code)
-    expect(found.locator(".badge")).to_have_text("Chờ tiếp nhận")
+    expect(found.locator(".badge.status-pending")).to_have_text("Chờ tiếp nhận")  # beside the type badge
     expect(found.locator(".timeline li")).to_have_count(1)
     assert "Trần Văn Bình" not in visitor.content()  # status only, no sender details
     assert_fits(visitor)

@@ -316,9 +316,9 @@ def test_the_idea_form_and_its_sent_page_speak_of_ideas(client, otp_login, sessi
     html = text(client.get("/gui-hien-ke"))
     assert "hiến kế tương tự" in html and "phản ánh tương tự" not in html
     assert "Các thông tin có dấu" in html
-    assert re.search(r'<label for="title">Tiêu đề <span class="required" aria-hidden="true">\*</span></label>', html)
-    assert not re.search(r'<label for="address">[^<]*<span class="required"', html)  # optional for an idea
-    assert re.search(r'<label for="address">[^<]*<span class="required"', text(client.get("/gui-phan-anh")))
+    assert re.search(r'<label for="title">Tiêu đề</label> <span class="required" aria-hidden="true">\*</span>', html)
+    assert not re.search(r'<label for="address">[^<]*</label> <span class="required"', html)  # optional for an idea
+    assert re.search(r'<label for="address">[^<]*</label> <span class="required"', text(client.get("/gui-phan-anh")))
     idea = make_report(type="idea", user_id=user.id, sender_phone=phone)
     session.commit()
     html = text(client.get(f"/da-gui/{idea.code}"))
