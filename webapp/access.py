@@ -152,6 +152,19 @@ def _by_code(code: str) -> Report | None:
     return db.session.scalar(select(Report).where(Report.code == normalized)) if normalized else None
 
 
+def find_published_report(code: str) -> Report | None:
+    """The published report with this code, or None (unknown and unpublished alike: a search box
+    must not tell which codes exist)."""
+    report = _by_code(code)
+    return report if report is not None and is_published(report) else None
+
+
+def find_staff_report(code: str) -> Report | None:
+    """The report with this code when it is in the user's staff scope, or None."""
+    report = _by_code(code)
+    return report if report is not None and workflow.can_view(_user(), report) else None
+
+
 def staff_report(code: str, may: Rule[Report] | None = None) -> Report:
     """A report on the staff side (staff page and actions): in the user's staff scope, else 404."""
     return _check(_by_code(code), workflow.can_view, may)

@@ -136,6 +136,13 @@ def open_menu(page):
     return page.get_by_role("navigation", name="Điều hướng chính")
 
 
+def open_user_menu(page):
+    """The logged-in user's menu (PAKN của tôi, Tìm kiếm đã lưu, Khu vực cán bộ, Đăng xuất), opened."""
+    nav = open_menu(page)
+    nav.locator(".user-menu summary").click()
+    return nav.locator(".user-menu")
+
+
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield

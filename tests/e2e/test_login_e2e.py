@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import DESKTOP, PHONE_WIDTH
+from tests.e2e.conftest import DESKTOP, PHONE_WIDTH, open_user_menu
 
 
 def wait_for_code(sms_file: Path, phone: str, timeout: float = 10.0) -> str:
@@ -58,9 +58,7 @@ def test_citizen_logs_in_by_otp(live_server, page):
     page.get_by_role("button", name="Xác nhận").click()
     page.wait_for_url(f"{live_server.url}/")
     assert "Đăng nhập thành công" in page.content()
-    if page.viewport_size["width"] < 860:
-        page.get_by_text("Menu").click()
-    assert page.get_by_role("button", name="Đăng xuất").count() == 1
+    assert open_user_menu(page).get_by_role("button", name="Đăng xuất").count() == 1
     assert not [e for e in errors if "Content Security Policy" in e]
 
 

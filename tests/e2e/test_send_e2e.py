@@ -10,7 +10,7 @@ import time
 from PIL import Image
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import WIDTHS, open_menu
+from tests.e2e.conftest import WIDTHS, open_menu, open_user_menu
 from tests.e2e.test_login_e2e import login_by_otp
 
 TITLE = "Đường Trưng Nữ Vương ngập nước sau mưa lớn"
@@ -65,7 +65,7 @@ def test_send_a_report_with_a_photo_then_track_it(live_server, page, new_page, t
     assert response.ok and response.headers["content-type"] == "image/jpeg"
     assert_fits(page)
 
-    open_menu(page).get_by_role("link", name="PAKN của tôi").click()
+    open_user_menu(page).get_by_role("link", name="PAKN của tôi").click()
     page.wait_for_url("**/pakn-cua-toi")
     card = page.locator(".report-card", has_text=code)
     expect(card).to_have_count(1)
@@ -89,7 +89,7 @@ def test_send_a_report_with_a_photo_then_track_it(live_server, page, new_page, t
     visitor.get_by_role("button", name="Tra cứu").click()
     found = visitor.locator(".card", has=visitor.locator(".timeline"))
     expect(found.locator(".code")).to_have_text(code)
-    expect(found.locator(".badge")).to_have_text("Chờ tiếp nhận")
+    expect(found.locator(".badge.status-pending")).to_have_text("Chờ tiếp nhận")  # beside the type badge
     expect(found.locator(".timeline li")).to_have_count(1)
     assert "Trần Văn Bình" not in visitor.content()  # status only, no sender details
     assert_fits(visitor)

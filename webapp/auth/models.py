@@ -5,10 +5,12 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import BigInteger, Column, ForeignKey, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from indexer.text import mask_phone
 from webapp.db import UTCDateTime, utcnow
 from webapp.extensions import db
 
@@ -92,6 +94,16 @@ class User(UserMixin, db.Model):
     def has_role(self, name: str) -> bool:
         return any(r.name == name for r in self.roles) or any(
             m.role.name == name for m in self.memberships)
+
+    @property
+    def display_name(self) -> str:
+        """What the header calls the user: the name, else the masked phone, the e-mail or the
+        username; never empty and never "None" (an SSO account may come without a name)."""
+        if self.full_name and self.full_name.strip() and self.full_name.strip() != "None":
+            return self.full_name.strip()
+        if self.phone:
+            return mask_phone(self.phone)
+        return self.email or self.username or str(_l("Tài khoản của tôi"))
 
     @property
     def is_staff(self) -> bool:

@@ -231,10 +231,10 @@ def _ensure_templates(units_by_field: dict[str, Unit]) -> None:
     if db.session.scalar(select(func.count()).select_from(AnswerTemplate)):
         return
     for fld in db.session.scalars(select(Field).order_by(Field.position)):
-        unit = units_by_field.get(fld.slug)
-        name = unit.name if unit is not None else "Đơn vị"
+        # The answering unit and the report fill the placeholders (workflow.services.fill_template).
         db.session.add(AnswerTemplate(field=fld, title=f"Đã kiểm tra và khắc phục ({fld.name})", text=(
-            f"{name} đã tiếp nhận phản ánh, cử cán bộ kiểm tra thực tế ngày …/…/…. Kết quả: …\n"
+            "{don_vi} đã tiếp nhận phản ánh {ma_phan_anh} gửi ngày {ngay_tiep_nhan}, cử cán bộ kiểm tra thực tế "
+            "ngày …/…/…. Kết quả: …\n"
             "Đơn vị đã phối hợp với UBND xã, phường khắc phục xong. Cảm ơn người dân đã phản ánh.")))
 
 

@@ -123,12 +123,13 @@ def _feed_entry(doc: dict) -> feeds.Entry:
         category=(item["field"]["slug"], item["field"]["name"]), summary=summary)
 
 
-def feed_title(params: MultiDict) -> str:
-    """A readable title for a search: its words and filters, e.g. "ngập nước · Giao thông"."""
+def feed_title(params: MultiDict, quote_words: bool = True) -> str:
+    """A readable title for a search: its words and filters, e.g. "“ngập nước” · Giao thông"; without
+    the quotes for a saved search's name, which the messages quote themselves (no ““…” · …”)."""
     ref = services.reference()
     parts = []
     if params.get("q"):
-        parts.append(f"“{params['q']}”")
+        parts.append(f"“{params['q']}”" if quote_words else params["q"])
     for key in ("field", "region", "type", "status"):
         for value in params.getlist(key):
             if key == "region" and value.isdigit() and int(value) in ref.provinces:
@@ -159,7 +160,7 @@ def saved_new():
         error = exc.message
     form = SavedSearchForm()
     if request.method == "GET":
-        form.name.data = feed_title(params)[:200]
+        form.name.data = feed_title(params, quote_words=False)[:200]
         form.email.data = current_user.email
     count = db.session.scalar(select(db.func.count()).select_from(SavedSearch)
                               .where(SavedSearch.user_id == current_user.id)) or 0

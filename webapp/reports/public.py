@@ -17,6 +17,7 @@ events, sender fields or files for a public answer (tests/integration/test_publi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -143,6 +144,18 @@ def public_timeline(report: Report) -> tuple[PublicEvent, ...]:
 
 def _files(items: list[Any]) -> tuple[PublicFile, ...]:
     return tuple(PublicFile(id=a.id, filename=a.filename, content_type=a.content_type) for a in items)
+
+
+def sender_answer(report: Report, may_open: Callable[[Any], bool] | None = None) -> PublicAnswer | None:
+    """The published answer as its sender sees it ("PAKN của tôi", Tra cứu mã): unit, text, date and
+    the files of the published answer (a draft or returned answer never), those ``may_open`` lets
+    through (the access rule of the one asking: a visitor of Tra cứu mã is not logged in). The
+    sender's own report, so the text is not masked."""
+    row = report.published_answer
+    if row is None:
+        return None
+    files = [a for a in row.attachments if may_open is None or may_open(a)]
+    return PublicAnswer(unit=row.unit.name, text=row.text, published_at=row.published_at, files=_files(files))
 
 
 def public_view(report: Report | None) -> PublicReport | None:

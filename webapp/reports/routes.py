@@ -27,9 +27,10 @@ from webapp.auth.services import AuthError
 from webapp.extensions import db, limiter
 from webapp.reference.models import Field, Ward
 from webapp.reports import services, validation
+from webapp.reports.codes import normalize_code
 from webapp.reports.forms import LookupForm, RatingForm, ReopenForm, ReportForm
 from webapp.reports.models import STATUS_LABELS, Report, ReportType, Status
-from webapp.reports.public import public_timeline, public_view
+from webapp.reports.public import public_timeline, public_view, sender_answer
 from webapp.reports.services import SendError
 from webapp.reports.uploads import upload_dir
 
@@ -194,7 +195,7 @@ def mine():
 def mine_detail(code: str):
     report = access.own_report(code)
     return render_template("reports/mine_detail.html", report=report, rating_form=RatingForm(),
-                           reopen_form=ReopenForm(), timeline=public_timeline(report), can_rate=services.can_rate(report),
+                           reopen_form=ReopenForm(), timeline=public_timeline(report), answer=sender_answer(report), can_rate=services.can_rate(report),
                            can_reopen=services.can_reopen(report), reopen_days=current_app.config["REOPEN_DAYS"])
 
 
@@ -230,7 +231,7 @@ def reopen(code: str):
             flash(exc.message, "error")
             return redirect(url_for("reports.mine_detail", code=report.code))
     return render_template("reports/mine_detail.html", report=report, rating_form=RatingForm(), reopen_form=form,
-                           timeline=public_timeline(report),
+                           timeline=public_timeline(report), answer=sender_answer(report),
                            can_rate=services.can_rate(report), can_reopen=services.can_reopen(report),
                            reopen_days=current_app.config["REOPEN_DAYS"]), 400
 
@@ -240,11 +241,15 @@ def reopen(code: str):
 def lookup():
     form = LookupForm()
     report, searched = None, False
+    if request.method == "GET" and request.args.get("code"):  # from Tra cứu: a code that is not public
+        form.code.data = normalize_code(request.args["code"]) or None
     if form.validate_on_submit():
         searched = True
         report = access.looked_up_report(form.code.data, form.phone.data)
     return render_template("reports/lookup.html", form=form, report=report, searched=searched,
-                           timeline=public_timeline(report) if report is not None else ())
+                           timeline=public_timeline(report) if report is not None else (),
+                           answer=sender_answer(report, lambda f: access.may_see_attachment(current_user, f))
+                           if report is not None else None)
 
 
 @bp.get("/tep/<int:attachment_id>")

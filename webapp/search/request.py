@@ -34,6 +34,7 @@ from indexer.query import MAX_PER_PAGE, SORTS, SearchQuery
 from indexer.text import nfc, normalize_phone
 from webapp import budgets
 from webapp.clientip import client_key
+from webapp.reports.codes import normalize_code
 from webapp.reports.models import ReportType, Status
 from webapp.search.services import ParamError, reference, run_search
 
@@ -185,6 +186,13 @@ class SearchRequest:
         by default the ones this request reads."""
         wanted = keys if keys is not None else self.keys
         return kept_params(self.source, tuple(k for k in wanted if k in self.keys))
+
+    def tracking_code(self) -> str:
+        """The tracking code the text box holds (any case, with or without dashes, spaces around),
+        or ``""``: a code goes straight to its report (page, inbox) or is the single API result,
+        instead of being searched as words."""
+        raw = self.source.get("q") if "q" in self.keys else None
+        return normalize_code(raw) if isinstance(raw, str) else ""
 
     def query_string(self) -> str:
         """What a saved search stores (``from_saved`` reads it back to the same request)."""

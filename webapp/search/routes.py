@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from indexer.query import SORTS
+from webapp import access
 from webapp.reports.models import REPORT_TYPE_LABELS, STATUS_LABELS
 from webapp.search import services
 from webapp.search.request import KEPT_PARAMS, MAX_RESULTS, PAGE_PARAMS, SearchRequest
@@ -20,6 +21,12 @@ def index():
     search = (SearchRequest.from_form(request.form) if request.method == "POST"
               else SearchRequest.from_args(request.args, surface="page"))
     params = search.params(PAGE_PARAMS)
+    code = search.tracking_code()
+    if code:
+        # A code pasted from an SMS opens its report; a code that is not public is not searched as words.
+        report = access.find_published_report(code)
+        if report is not None:
+            return redirect(url_for("reports.public_report", code=report.code))
     ref = services.reference()
     context = {
         "params": params, "phone": search.phone, "ref": ref, "sorts": SORTS, "error": None, "result": None,
@@ -30,6 +37,9 @@ def index():
         "advanced_open": any(params.get(k) for k in ("region", "field", "from", "to", "type", "status")),
     }
     status_code = 200
+    if code:
+        context["code_not_public"] = code
+        return render_template("search/index.html", **context)
     try:
         query = search.query()
         context["query"] = query

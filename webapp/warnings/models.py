@@ -63,3 +63,8 @@ class PublicWarning(db.Model):
     regions: Mapped[list[Ward]] = relationship(secondary=warning_regions)
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
     approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])
+
+    @property
+    def level_label(self) -> str:
+        """The level in words ("Khẩn cấp" …): levels differ by text and mark, not by colour alone."""
+        return str(WARNING_LEVEL_LABELS.get(WarningLevel(self.level), self.level))

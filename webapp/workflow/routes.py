@@ -48,6 +48,10 @@ def inbox():
     result = query = None
     overdue_only = request.args.get("qua_han") == "1"
     asked = SearchRequest.from_args(request.args, surface="page")
+    code = asked.tracking_code()
+    report = access.find_staff_report(code) if code else None
+    if report is not None:  # a code pasted from an SMS or a call opens the report
+        return redirect(url_for("workflow.report_page", code=report.code))
     # The pager keeps the search (every value of a repeated parameter) and the overdue switch.
     pager = {**asked.params(KEPT_PARAMS).to_dict(flat=False), **({"qua_han": "1"} if overdue_only else {})}
     try:
@@ -107,12 +111,14 @@ def _forms(report: Report, bound: dict[str, Any] | None = None) -> dict[str, Any
     correct, answer = out["correct"], out["answer"]
     if "correct" not in bound:
         correct.field.data, correct.ward.data = report.field.slug, report.ward_code
+    if "answer" not in bound:  # offer only the units that may write an answer now
+        answer.unit.choices = [(u.id, u.name) for u in services.composing_units(current_user, report)]
     if "answer" not in bound and answer.unit.choices:
         unit_id = answer.unit.choices[0][0]
         working = services.working_answer(report, unit_id)
         template = db.session.get(AnswerTemplate, request.args.get("mau", type=int) or 0)
         if template is not None and template.field_id == report.field_id:
-            answer.text.data = template.text
+            answer.text.data = services.fill_template(template.text, report, db.session.get(Unit, unit_id))
         elif working is not None:
             answer.text.data = working.text
     return out
@@ -126,7 +132,8 @@ def _render(report: Report, bound: dict[str, Any] | None = None, status: int = 2
         "workflow/report.html", report=report, forms=_forms(report, bound),
         can_intake=services.is_intake(user) and report.status == Status.PENDING,
         can_assign=services.is_intake(user) and report.status in (Status.ACCEPTED, Status.PROCESSING),
-        can_correct=services.can_correct(user, report), can_answer=services.can_answer(user, report),
+        can_correct=services.can_correct(user, report),
+        can_answer=bool(services.composing_units(user, report)) or "answer" in (bound or {}),
         can_close=services.can_close(user, report), can_approve=services.can_approve,
         overdue=services.is_overdue(report), templates=services.templates_for(report),
         return_form=forms.ReturnForm(formdata=None, prefix="return")), status
@@ -280,4 +287,6 @@ def templates():
                 getattr(form, exc.field or "title").errors.append(exc.message)
         status = 400
     items = db.session.scalars(select(AnswerTemplate).join(Field).order_by(Field.position, AnswerTemplate.title)).all()
-    return render_template("workflow/templates.html", form=form, items=items, may_add=may_add), status
+    return render_template("workflow/templates.html", form=form, items=items, may_add=may_add,
+                           placeholder_hint="; ".join(f"{{{name}}} = {label}"
+                                                      for name, label in services.TEMPLATE_PLACEHOLDERS.items())), status

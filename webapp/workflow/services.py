@@ -7,6 +7,7 @@ sender go out by jobs queued for after the commit.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -14,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, g, has_request_context
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from indexer.text import nfc, nfc_multiline
@@ -112,6 +114,15 @@ def answer_units(user: User, report: Report) -> list[Unit]:
     """Assigned units in which ``user`` may draft an answer."""
     mine = unit_ids(user)
     return [a.unit for a in report.assignments if a.unit_id in mine]
+
+
+def composing_units(user: User, report: Report) -> list[Unit]:
+    """The units in which ``user`` may write an answer now: assigned, the report being handled, and
+    no answer of the unit waiting for a leader (a second answer would cross the first)."""
+    if not can_answer(user, report):
+        return []
+    waiting = {a.unit_id for a in report.answers if a.state == AnswerState.PENDING_APPROVAL}
+    return [unit for unit in answer_units(user, report) if unit.id not in waiting]
 
 
 def can_approve(user: User, answer: Answer) -> bool:
@@ -403,6 +414,46 @@ def return_answer(user: User, answer: Answer, note: str) -> None:
     audit("answer_returned", user=user, subject=answer.report.code)
 
 
+# What an answer template may name, filled from the report and the answering unit ({don_vi} …).
+TEMPLATE_PLACEHOLDERS: dict[str, Any] = {
+    "don_vi": _l("tên đơn vị trả lời"),
+    "ma_phan_anh": _l("mã phản ánh"),
+    "ngay_tiep_nhan": _l("ngày gửi phản ánh (dd/mm/yyyy)"),
+    "tieu_de": _l("tiêu đề phản ánh"),
+    "linh_vuc": _l("lĩnh vực"),
+    "dia_ban": _l("xã, phường của phản ánh"),
+    "dia_chi": _l("địa chỉ nơi phản ánh"),
+}
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+def check_template_text(text: str) -> None:
+    """Refuse a template naming a placeholder we cannot fill (``WorkflowError`` on ``text``)."""
+    unknown = [name for name in _PLACEHOLDER.findall(text) if name not in TEMPLATE_PLACEHOLDERS]
+    if unknown:
+        raise WorkflowError(_("Mẫu có chỗ điền không dùng được: %(bad)s. Chỉ dùng: %(ok)s.",
+                              bad=", ".join("{" + n + "}" for n in dict.fromkeys(unknown)),
+                              ok=", ".join("{" + n + "}" for n in TEMPLATE_PLACEHOLDERS)), "text")
+    if "{" in _PLACEHOLDER.sub("", text) or "}" in _PLACEHOLDER.sub("", text):
+        raise WorkflowError(_("Dấu ngoặc nhọn { } chỉ dùng cho chỗ điền, ví dụ {don_vi}."), "text")
+
+
+def fill_template(text: str, report: Report, unit: Unit | None) -> str:
+    """The template's text with its placeholders filled from ``report`` and the answering ``unit``
+    (an unknown name is left as typed: templates saved before the check)."""
+    tz = ZoneInfo(current_app.config["TIMEZONE"])
+    values = {
+        "don_vi": unit.name if unit is not None else "",
+        "ma_phan_anh": report.code,
+        "ngay_tiep_nhan": report.submitted_at.astimezone(tz).strftime("%d/%m/%Y"),
+        "tieu_de": report.title,
+        "linh_vuc": report.field.name,
+        "dia_ban": report.place_name,
+        "dia_chi": report.address or "",
+    }
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+
+
 def templates_for(report: Report) -> list[AnswerTemplate]:
     return list(db.session.scalars(select(AnswerTemplate).where(AnswerTemplate.field_id == report.field_id)
                                    .order_by(AnswerTemplate.title)))
@@ -418,6 +469,7 @@ def add_template(user: User, field_slug: str, title: str, text: str) -> AnswerTe
         raise WorkflowError(_("Vui lòng nhập tên mẫu."), "title")
     if not nfc_multiline(text):
         raise WorkflowError(_("Vui lòng nhập nội dung mẫu."), "text")
+    check_template_text(text)
     template = AnswerTemplate(field=field, title=nfc(title), text=nfc_multiline(text), created_at=now())
     db.session.add(template)
     db.session.flush()

@@ -1,3 +1,17 @@
+// Tra cứu: on a phone, the "Bộ lọc" button shows the facets above the results (the page works
+// without this script: the facets are then simply shown above the results).
+(function () {
+  var button = document.querySelector(".filters-button");
+  var facets = document.getElementById("facets");
+  if (!button || !facets) return;
+  button.hidden = false;
+  facets.parentNode.classList.add("has-filters-button");
+  button.addEventListener("click", function () {
+    var open = facets.classList.toggle("open");
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+  });
+})();
+
 // Tra cứu: filter the ward list as the user types (the page works without this script).
 (function () {
   var input = document.getElementById("region-filter");
