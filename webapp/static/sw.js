@@ -19,7 +19,7 @@ var USER_PREFIX = "pakn-user-";
 var OFFLINE_URL = "/ngoai-tuyen";
 var SHELL_FILES = [
   "/static/css/app.css", "/static/js/app.js", "/static/js/drafts-store.js", "/static/js/send.js",
-  "/static/js/search.js", "/static/app/icon-192.png", "/static/app/favicon-32.png"
+  "/static/js/search.js", "/static/js/flash.js", "/static/app/icon-192.png", "/static/app/favicon-32.png"
 ];
 // Public pages kept as an anonymous visitor sees them (fetched with no cookie).
 var SHELL_PAGES = ["/", OFFLINE_URL, "/ban-nhap"];
