@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import PHONE_WIDTH, SHOTS
+from tests.e2e.conftest import PHONE_WIDTH, SHOTS, open_user_menu
 from tests.e2e.test_accessibility import Scans
 from tests.e2e.test_login_e2e import login_by_otp
 from tests.e2e.test_send_e2e import assert_fits
@@ -228,9 +228,7 @@ def test_logout_clears_personal_caches_and_drafts(live_server, phone):
     phone.evaluate(f"PaknDrafts.saveForm({fd}, 'pakn')")
     assert drafts_in_db(phone) == 1
 
-    if phone.viewport_size["width"] < 860:
-        phone.get_by_text("Menu").click()
-    phone.get_by_role("button", name="Đăng xuất").click()
+    open_user_menu(phone).get_by_role("button", name="Đăng xuất").click()  # opens the phone menu too
     expect(phone.locator("main")).to_contain_text("Bạn đã đăng xuất.")
     poll(phone, "() => document.documentElement.dataset.sw === 'ready'")
     assert not [k for k in cache_keys(phone) if k.startswith("pakn-user-")]
