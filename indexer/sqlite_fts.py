@@ -14,6 +14,7 @@ import os
 import sqlite3
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -57,6 +58,8 @@ CREATE INDEX IF NOT EXISTS ix_docs_field ON docs(field);
 CREATE INDEX IF NOT EXISTS ix_docs_status ON docs(status);
 CREATE INDEX IF NOT EXISTS ix_docs_type ON docs(type);
 CREATE INDEX IF NOT EXISTS ix_docs_month ON docs(month);
+CREATE INDEX IF NOT EXISTS ix_docs_facets ON docs(
+    id, submitted_ts, field, ward_code, province_code, status, type, month, sender_phone);
 INSERT OR IGNORE INTO meta VALUES ('generation', '0');
 CREATE TABLE IF NOT EXISTS tombstones(id INTEGER PRIMARY KEY, revision INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS doc_units(unit INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY(unit, id));
@@ -96,6 +99,29 @@ def _match_expression(terms: list[Term], any_words: bool) -> str:
     return "{f_title f_content f_address f_answer f_sender} : (" + joined + ")"
 
 
+def _scored_expression(terms: list[Term], any_words: bool) -> tuple[str, float]:
+    """One MATCH expression whose bm25 scores the match M plus the boosts, and the divisor of that bm25.
+
+    ``M AND (M OR P… OR E…)`` matches exactly what M matches, and the boosts (P the adjacent pairs,
+    E the exact-diacritic words) are scored on those rows only, not on every document holding a
+    common word. FTS5's bm25 is a sum over the expression's phrases, so each group is repeated in
+    proportion to its factor: M twice, P 2×PAIR_BOOST times, E 2×EXACT_BOOST times, all divided by 2,
+    gives bm25(M) + PAIR_BOOST·bm25(P) + EXACT_BOOST·bm25(E).
+    """
+    match = _match_expression(terms, any_words)
+    boosts = []
+    query_pairs = pairs(terms)
+    if query_pairs:
+        boosts += ["(pairs : (" + " OR ".join(_quote(p) for p in query_pairs) + "))"] * round(2 * PAIR_BOOST)
+    exact = [e for t in terms for e in t.exact]
+    if exact:
+        boosts += ["({title content address answer sender} : ("
+                   + " OR ".join(_quote(e) for e in exact) + "))"] * round(2 * EXACT_BOOST)
+    if not boosts:
+        return match, 1.0
+    return f"({match}) AND (({match}) OR " + " OR ".join(boosts) + ")", 2.0
+
+
 def _epoch(value: str | datetime | None) -> int | None:
     if value is None:
         return None
@@ -110,6 +136,7 @@ class SqliteEngine(SearchEngine):
         self.path = Path(path)
         self.busy_timeout = busy_timeout  # seconds a statement waits for another process's lock
         self._cache = _ResultCache(cache_size)
+        self._local = threading.local()  # this thread's read connection, and the file it opened
 
     # -- connections ------------------------------------------------------------------------
     @contextmanager
@@ -129,6 +156,39 @@ class SqliteEngine(SearchEngine):
             raise EngineUnavailable(f"lỗi chỉ mục tìm kiếm: {exc}") from exc
         finally:
             conn.close()
+
+    @contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection]:
+        """This thread's read connection, kept open between searches and reopened when the file
+        it opened is no longer the index file (a rebuild's os.replace, or a drop).
+
+        While the connection holds the old file open its inode cannot be reused, so a changed
+        (device, inode) pair is a reliable sign of a new file."""
+        local = self._local
+        try:
+            st = os.stat(self.path)
+            current = (st.st_dev, st.st_ino)
+        except OSError:
+            current = None
+        conn = getattr(local, "conn", None)
+        if conn is not None and (current is None or local.file != current):
+            conn.close()
+            local.conn = conn = None
+        if conn is None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
+                                       check_same_thread=True)
+                conn.execute("PRAGMA journal_mode=DELETE")
+            except (OSError, sqlite3.Error) as exc:
+                raise EngineUnavailable(f"không mở được chỉ mục {self.path}: {exc}") from exc
+            local.conn, local.file = conn, current  # None for a new file: reopened once it exists
+        try:
+            yield conn
+        except sqlite3.Error as exc:
+            local.conn = None  # a failed connection is not kept
+            conn.close()
+            raise EngineUnavailable(f"lỗi chỉ mục tìm kiếm: {exc}") from exc
 
     def ensure_index(self) -> None:
         with self._connect() as conn:
@@ -321,7 +381,7 @@ class SqliteEngine(SearchEngine):
 
     def _search(self, query: SearchQuery) -> SearchResult:
         terms = analyze(query.q)
-        with self._connect() as conn:
+        with self._reader() as conn:
             key = (self._generation(conn), repr(query))
             cached = self._cache.get(key)
             if cached is not None:
@@ -332,12 +392,16 @@ class SqliteEngine(SearchEngine):
             else:
                 total, facets = self._count_all(conn, query)
             source, score, where, params, order = self._select_parts(query, terms)
-            rows = conn.execute(
-                f"SELECT d.id, d.doc, {score} FROM {source} WHERE {where} ORDER BY {order} "
+            # The page's ids first (ordering reads the narrow columns), then only their documents.
+            page = conn.execute(
+                f"SELECT d.id, {score} FROM {source} WHERE {where} ORDER BY {order} "
                 "LIMIT ? OFFSET ?", [*params, query.per_page, query.offset]).fetchall() if total else []
+            raws = dict(conn.execute(
+                f"SELECT id, doc FROM docs WHERE id IN ({','.join('?' * len(page))})",
+                [doc_id for doc_id, _ in page]).fetchall()) if page else {}
         hits = []
-        for doc_id, raw, value in rows:
-            doc = json.loads(raw)
+        for doc_id, value in page:
+            doc = json.loads(raws[doc_id])
             hits.append(Hit(id=doc_id, score=-float(value or 0), doc=doc, highlight=_highlights(doc, terms)))
         result = SearchResult(total=total, hits=hits, facets=facets, any_words=query.any_words)
         self._cache.put(key, result)
@@ -346,8 +410,7 @@ class SqliteEngine(SearchEngine):
     def _select_parts(self, query: SearchQuery, terms: list[Term]) -> tuple[str, str, str, list[Any], str]:
         """FROM, score, WHERE (with its parameters) and ORDER BY of a search (``_match`` run first)."""
         if terms:
-            source = "m JOIN docs d ON d.id = m.id LEFT JOIN b ON b.id = m.id"
-            score = "(m.score + COALESCE(b.score, 0))"
+            source, score = "m JOIN docs d ON d.id = m.id", "m.score"
         else:
             source, score = "docs d", "0"
         where, params = self._filters(query)
@@ -406,6 +469,13 @@ class SqliteEngine(SearchEngine):
         rows = conn.execute(
             "SELECT d.field, d.ward_code, d.province_code, d.status, d.type, d.month FROM m "
             f"JOIN docs d ON d.id = m.id WHERE {where}", params).fetchall()
+        if not (query.wards or query.provinces or query.fields or query.types or query.statuses):
+            if not query.facets:
+                return len(rows), {}
+            columns = dict(zip(("field", "region", "province", "status", "type", "month"), zip(*rows, strict=True),
+                               strict=False))
+            return len(rows), {name: _ordered((str(v), n) for v, n in Counter(columns.get(name, ())).items()
+                                              if v is not None) for name in FACET_COLUMNS}
         wards, provinces = set(query.wards), set(query.provinces)
         fields, types, statuses = set(query.fields), set(query.types), set(query.statuses)
         counters: dict[str, dict[Any, int]] = {name: {} for name in FACET_COLUMNS}
@@ -435,25 +505,10 @@ class SqliteEngine(SearchEngine):
     def _match(conn: sqlite3.Connection, terms: list[Term], any_words: bool) -> None:
         weights = ", ".join(str(w) for w in WEIGHTS)
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS m(id INTEGER PRIMARY KEY, score REAL)")
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS b(id INTEGER PRIMARY KEY, score REAL)")
         conn.execute("DELETE FROM m")
-        conn.execute("DELETE FROM b")
-        conn.execute(f"INSERT INTO m SELECT rowid, bm25(fts, {weights}) FROM fts WHERE fts MATCH ?",
-                     (_match_expression(terms, any_words),))
-        boosts = []
-        query_pairs = pairs(terms)
-        if query_pairs:
-            boosts.append((PAIR_BOOST, "pairs : (" + " OR ".join(_quote(p) for p in query_pairs) + ")"))
-        exact = [e for t in terms for e in t.exact]
-        if exact:
-            boosts.append((EXACT_BOOST, "{title content address answer sender} : ("
-                           + " OR ".join(_quote(e) for e in exact) + ")"))
-        for factor, expression in boosts:
-            # A plain MATCH (no rowid filter: that would re-run the match per row); rows outside
-            # m are ignored by the LEFT JOIN that reads b.
-            conn.execute(
-                f"INSERT INTO b SELECT rowid, {factor} * bm25(fts, {weights}) FROM fts WHERE fts MATCH ? "
-                "ORDER BY rowid ON CONFLICT(id) DO UPDATE SET score = score + excluded.score", (expression,))
+        expression, divisor = _scored_expression(terms, any_words)
+        conn.execute(f"INSERT INTO m SELECT rowid, bm25(fts, {weights}) / {divisor} FROM fts WHERE fts MATCH ?",
+                     (expression,))
 
 
 def _ordered(counts: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
