@@ -388,10 +388,10 @@ class SqliteEngine(SearchEngine):
                 return cached
             if terms:
                 self._match(conn, terms, query.any_words)
-                total, facets = self._count_matches(conn, query)
+                total, facets = self._count_matches(conn, query, _matched(conn))
             else:
                 total, facets = self._count_all(conn, query)
-            source, score, where, params, order = self._select_parts(query, terms)
+            source, score, where, params, order = self._select_parts(query, terms, _matched(conn))
             # The page's ids first (ordering reads the narrow columns), then only their documents.
             page = conn.execute(
                 f"SELECT d.id, {score} FROM {source} WHERE {where} ORDER BY {order} "
@@ -407,10 +407,10 @@ class SqliteEngine(SearchEngine):
         self._cache.put(key, result)
         return result
 
-    def _select_parts(self, query: SearchQuery, terms: list[Term]) -> tuple[str, str, str, list[Any], str]:
+    def _select_parts(self, query: SearchQuery, terms: list[Term], matched: str) -> tuple[str, str, str, list[Any], str]:
         """FROM, score, WHERE (with its parameters) and ORDER BY of a search (``_match`` run first)."""
         if terms:
-            source, score = "m JOIN docs d ON d.id = m.id", "m.score"
+            source, score = matched, "m.score"
         else:
             source, score = "docs d", "0"
         where, params = self._filters(query)
@@ -431,7 +431,7 @@ class SqliteEngine(SearchEngine):
             self._generation(conn)
             if terms:
                 self._match(conn, terms, query.any_words)
-            source, _score, where, params, order = self._select_parts(query, terms)
+            source, _score, where, params, order = self._select_parts(query, terms, _matched(conn))
             conn.execute("DROP TABLE IF EXISTS temp.scan")
             conn.execute("CREATE TEMP TABLE scan(pos INTEGER PRIMARY KEY, id INTEGER)")
             conn.execute(f"INSERT INTO scan(id) SELECT d.id FROM {source} WHERE {where} ORDER BY {order}", params)
@@ -459,7 +459,8 @@ class SqliteEngine(SearchEngine):
                 facets[name] = _ordered((str(value), n) for value, n in counted)
         return total, facets
 
-    def _count_matches(self, conn: sqlite3.Connection, query: SearchQuery) -> tuple[int, dict[str, list[tuple[str, int]]]]:
+    def _count_matches(self, conn: sqlite3.Connection, query: SearchQuery,
+                       matched: str) -> tuple[int, dict[str, list[tuple[str, int]]]]:
         """Total and facets of the matched documents, counted in one pass over their facet columns.
 
         A facet counts the documents that pass every filter but its own.
@@ -467,8 +468,8 @@ class SqliteEngine(SearchEngine):
         base = replace(query, wards=[], provinces=[], fields=[], types=[], statuses=[])
         where, params = self._filters(base)
         rows = conn.execute(
-            "SELECT d.field, d.ward_code, d.province_code, d.status, d.type, d.month FROM m "
-            f"JOIN docs d ON d.id = m.id WHERE {where}", params).fetchall()
+            f"SELECT d.field, d.ward_code, d.province_code, d.status, d.type, d.month FROM {matched} "
+            f"WHERE {where}", params).fetchall()
         if not (query.wards or query.provinces or query.fields or query.types or query.statuses):
             if not query.facets:
                 return len(rows), {}
@@ -509,6 +510,18 @@ class SqliteEngine(SearchEngine):
         expression, divisor = _scored_expression(terms, any_words)
         conn.execute(f"INSERT INTO m SELECT rowid, bm25(fts, {weights}) / {divisor} FROM fts WHERE fts MATCH ?",
                      (expression,))
+
+
+def _matched(conn: sqlite3.Connection) -> str:
+    """The FROM clause of the matched documents (temp table m, filled by ``_match``).
+
+    The matches drive the loop (CROSS JOIN keeps m outside: the planner, knowing nothing of the
+    temp table, would scan every document and probe m), and each match is read from the narrow
+    covering index, not from the wide row with its JSON. An index file written before that index
+    existed gets it at its next write; until then the rows are read by id.
+    """
+    narrow = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'ix_docs_facets'").fetchone()
+    return "m CROSS JOIN docs d " + ("INDEXED BY ix_docs_facets " if narrow else "") + "ON d.id = m.id"
 
 
 def _ordered(counts: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:

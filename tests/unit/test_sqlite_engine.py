@@ -107,3 +107,16 @@ def test_searches_in_several_threads_each_answer_correctly(tmp_path):
     assert errors == []
     # "ngập nước" is in every text (the content); "mất điện" only in the last ten titles
     assert set(answers) == {(40, 10)} and len(answers) == 80
+
+
+def test_an_index_file_written_before_the_narrow_index_answers_the_same(tmp_path):
+    engine = SqliteEngine(tmp_path / "search.sqlite3", cache_size=0)
+    engine.bulk_upsert([_doc(1), _doc(2, title="Mất điện cả khu phố"), _doc(3)])
+    query = SearchQuery(q="ngap nuoc", statuses=["accepted"])
+    before = engine.search(query)
+    with sqlite3.connect(engine.path) as conn:  # an index file from before ix_docs_facets
+        conn.execute("DROP INDEX ix_docs_facets")
+    after = SqliteEngine(engine.path, cache_size=0).search(query)
+    assert (after.total, [h.id for h in after.hits], after.facets) == \
+        (before.total, [h.id for h in before.hits], before.facets) == (3, [3, 1, 2], after.facets)  # ties: newest, then highest id
+    assert dict(after.facets["status"]) == {"accepted": 3}
