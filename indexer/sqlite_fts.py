@@ -14,10 +14,8 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -68,6 +66,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
     f_title, f_content, f_address, f_answer, f_sender, pairs,
     tokenize = "unicode61 remove_diacritics 0 tokenchars '_'");
 """
+# The columns of a document that searches filter, count and order by, kept with each match.
+NARROW = "field, ward_code, province_code, status, type, month, submitted_ts, sender_phone"
 FACET_COLUMNS = {"field": "d.field", "region": "d.ward_code", "status": "d.status",
                  "type": "d.type", "month": "d.month"}
 
@@ -388,10 +388,10 @@ class SqliteEngine(SearchEngine):
                 return cached
             if terms:
                 self._match(conn, terms, query.any_words)
-                total, facets = self._count_matches(conn, query, _matched(conn))
+                total, facets = self._count_all(conn, query, _matched(query)[0])
             else:
                 total, facets = self._count_all(conn, query)
-            source, score, where, params, order = self._select_parts(query, terms, _matched(conn))
+            source, score, where, params, order = self._select_parts(query, terms)
             # The page's ids first (ordering reads the narrow columns), then only their documents.
             page = conn.execute(
                 f"SELECT d.id, {score} FROM {source} WHERE {where} ORDER BY {order} "
@@ -407,10 +407,10 @@ class SqliteEngine(SearchEngine):
         self._cache.put(key, result)
         return result
 
-    def _select_parts(self, query: SearchQuery, terms: list[Term], matched: str) -> tuple[str, str, str, list[Any], str]:
+    def _select_parts(self, query: SearchQuery, terms: list[Term]) -> tuple[str, str, str, list[Any], str]:
         """FROM, score, WHERE (with its parameters) and ORDER BY of a search (``_match`` run first)."""
         if terms:
-            source, score = matched, "m.score"
+            source, score = _matched(query)
         else:
             source, score = "docs d", "0"
         where, params = self._filters(query)
@@ -431,7 +431,7 @@ class SqliteEngine(SearchEngine):
             self._generation(conn)
             if terms:
                 self._match(conn, terms, query.any_words)
-            source, _score, where, params, order = self._select_parts(query, terms, _matched(conn))
+            source, _score, where, params, order = self._select_parts(query, terms)
             conn.execute("DROP TABLE IF EXISTS temp.scan")
             conn.execute("CREATE TEMP TABLE scan(pos INTEGER PRIMARY KEY, id INTEGER)")
             conn.execute(f"INSERT INTO scan(id) SELECT d.id FROM {source} WHERE {where} ORDER BY {order}", params)
@@ -445,83 +445,48 @@ class SqliteEngine(SearchEngine):
                 for _pos, raw in rows:
                     yield json.loads(raw)
 
-    def _count_all(self, conn: sqlite3.Connection, query: SearchQuery) -> tuple[int, dict[str, list[tuple[str, int]]]]:
-        """Total and facets without words: GROUP BY over the indexed columns."""
+    def _count_all(self, conn: sqlite3.Connection, query: SearchQuery,
+                   source: str = "docs d") -> tuple[int, dict[str, list[tuple[str, int]]]]:
+        """Total and facets by GROUP BY over ``source`` (every document, or the matches' narrow rows).
+
+        A facet counts the documents that pass every filter but its own.
+        """
         where, params = self._filters(query)
-        total = conn.execute(f"SELECT count(*) FROM docs d WHERE {where}", params).fetchone()[0]
+        total = conn.execute(f"SELECT count(*) FROM {source} WHERE {where}", params).fetchone()[0]
         facets: dict[str, list[tuple[str, int]]] = {}
         if query.facets:
             for name, column in FACET_COLUMNS.items():
                 f_where, f_params = self._filters(query, skip=name)
                 counted = conn.execute(
-                    f"SELECT {column}, count(*) FROM docs d WHERE {f_where} AND {column} IS NOT NULL "
+                    f"SELECT {column}, count(*) FROM {source} WHERE {f_where} AND {column} IS NOT NULL "
                     f"GROUP BY {column}", f_params).fetchall()
                 facets[name] = _ordered((str(value), n) for value, n in counted)
-        return total, facets
-
-    def _count_matches(self, conn: sqlite3.Connection, query: SearchQuery,
-                       matched: str) -> tuple[int, dict[str, list[tuple[str, int]]]]:
-        """Total and facets of the matched documents, counted in one pass over their facet columns.
-
-        A facet counts the documents that pass every filter but its own.
-        """
-        base = replace(query, wards=[], provinces=[], fields=[], types=[], statuses=[])
-        where, params = self._filters(base)
-        rows = conn.execute(
-            f"SELECT d.field, d.ward_code, d.province_code, d.status, d.type, d.month FROM {matched} "
-            f"WHERE {where}", params).fetchall()
-        if not (query.wards or query.provinces or query.fields or query.types or query.statuses):
-            if not query.facets:
-                return len(rows), {}
-            columns = dict(zip(("field", "region", "province", "status", "type", "month"), zip(*rows, strict=True),
-                               strict=False))
-            return len(rows), {name: _ordered((str(v), n) for v, n in Counter(columns.get(name, ())).items()
-                                              if v is not None) for name in FACET_COLUMNS}
-        wards, provinces = set(query.wards), set(query.provinces)
-        fields, types, statuses = set(query.fields), set(query.types), set(query.statuses)
-        counters: dict[str, dict[Any, int]] = {name: {} for name in FACET_COLUMNS}
-        total = 0
-        for field, ward, province, status, kind, month in rows:
-            ok = {
-                "region": not (wards or provinces) or ward in wards or province in provinces,
-                "field": not fields or field in fields,
-                "type": not types or kind in types,
-                "status": not statuses or status in statuses,
-            }
-            passed = sum(ok.values())
-            if passed == 4:
-                total += 1
-            if not query.facets:
-                continue
-            for name, value in (("field", field), ("region", ward), ("status", status), ("type", kind),
-                                ("month", month)):
-                # passes all the other filters: all four, or all but its own
-                if value is not None and (passed == 4 or (passed == 3 and name in ok and not ok[name])):
-                    counters[name][value] = counters[name].get(value, 0) + 1
-        facets = {name: _ordered((str(v), n) for v, n in c.items()) for name, c in counters.items()} \
-            if query.facets else {}
         return total, facets
 
     @staticmethod
     def _match(conn: sqlite3.Connection, terms: list[Term], any_words: bool) -> None:
         weights = ", ".join(str(w) for w in WEIGHTS)
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS m(id INTEGER PRIMARY KEY, score REAL)")
+        conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS m(id INTEGER PRIMARY KEY, score REAL, {NARROW})")
         conn.execute("DELETE FROM m")
         expression, divisor = _scored_expression(terms, any_words)
-        conn.execute(f"INSERT INTO m SELECT rowid, bm25(fts, {weights}) / {divisor} FROM fts WHERE fts MATCH ?",
-                     (expression,))
+        # The matches with their narrow columns, read once from the covering index (an index file
+        # written before that index existed gets it at its next write; until then, by id).
+        narrow = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'ix_docs_facets'").fetchone()
+        conn.execute(f"INSERT INTO m SELECT fts.rowid, bm25(fts, {weights}) / {divisor}, "
+                     + ", ".join(f"d.{c}" for c in NARROW.split(", "))
+                     + " FROM fts CROSS JOIN docs d " + ("INDEXED BY ix_docs_facets " if narrow else "")
+                     + "ON d.id = fts.rowid WHERE fts MATCH ?", (expression,))
 
 
-def _matched(conn: sqlite3.Connection) -> str:
-    """The FROM clause of the matched documents (temp table m, filled by ``_match``).
+def _matched(query: SearchQuery) -> tuple[str, str]:
+    """FROM and score of the matched documents (temp table m, filled by ``_match``).
 
-    The matches drive the loop (CROSS JOIN keeps m outside: the planner, knowing nothing of the
-    temp table, would scan every document and probe m), and each match is read from the narrow
-    covering index, not from the wide row with its JSON. An index file written before that index
-    existed gets it at its next write; until then the rows are read by id.
+    m holds each match's narrow columns under the alias d, so counting, filtering and ordering
+    read m alone; only the filters on the document's JSON (deadline, publication time) join docs.
     """
-    narrow = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'ix_docs_facets'").fetchone()
-    return "m CROSS JOIN docs d " + ("INDEXED BY ix_docs_facets " if narrow else "") + "ON d.id = m.id"
+    if query.deadline_before is not None or query.published_after is not None:
+        return "m CROSS JOIN docs d ON d.id = m.id", "m.score"
+    return "m AS d", "d.score"
 
 
 def _ordered(counts: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
