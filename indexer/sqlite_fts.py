@@ -163,11 +163,12 @@ class SqliteEngine(SearchEngine):
         it opened is no longer the index file (a rebuild's os.replace, or a drop).
 
         While the connection holds the old file open its inode cannot be reused, so a changed
-        (device, inode) pair is a reliable sign of a new file."""
+        (device, inode) pair is a reliable sign of a new file. A connection is never used across a
+        fork (SQLite forbids it): the process id is part of the key."""
         local = self._local
         try:
             st = os.stat(self.path)
-            current = (st.st_dev, st.st_ino)
+            current = (os.getpid(), st.st_dev, st.st_ino)  # a forked worker opens its own
         except OSError:
             current = None
         conn = getattr(local, "conn", None)
