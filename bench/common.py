@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import random
+import statistics
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -62,3 +65,25 @@ def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
     return ordered[k]
+
+
+def load_now() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def machine() -> str:
+    """CPU model, cores, Python and the load average (1, 5, 15 min) now."""
+    model = "?"
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return (f"{model}, {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, "
+            f"load {load_now()}")
+
+
+def spread(values: list[float], unit: str, digits: int = 1) -> str:
+    """Median of the runs, with every run's value."""
+    return (f"{statistics.median(values):.{digits}f} {unit} "
+            f"(runs {', '.join(f'{v:.{digits}f}' for v in values)})")

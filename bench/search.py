@@ -1,73 +1,292 @@
-"""Benchmark: faceted keyword search in the embedded engine vs a plain SQL LIKE scan, same run.
+"""Benchmark: faceted keyword search in the embedded engine against its peers, in the same run.
 
-Generates N reports (default 100,000), indexes them in the SQLite FTS5 engine, and loads the same
-rows (with a folded text column, so LIKE finds what the engine finds) into a plain SQLite table.
-Runs the same keyword queries with the same facet counts (field, status, month) on both and prints
-p50/p95 and the ratio. Usage: .venv/bin/python bench/search.py [--reports 100000]
+Generates N reports (default 100,000) and gives the same documents to four systems:
+
+- the embedded engine (``indexer/sqlite_fts.py``), result cache off: total, the first page of 20
+  with highlights, the five facets (field, region, status, type, month);
+- a SQL ``LIKE`` scan of a plain SQLite table holding the folded words of the same texts, one
+  ``LIKE '% word %'`` per folded form (whole words, as the engine's tokens): same total, same
+  five facets by GROUP BY, 20 newest;
+- PostgreSQL full-text search (``unaccent`` + ``simple`` configuration, a GIN index): same total,
+  same five facets by GROUP BY, top 20 by ts_rank with their documents; skipped with the reason
+  when no PostgreSQL answers at ``--pg`` (default 127.0.0.1:5432, trust auth, user postgres);
+- the FTS5 floor: MATCH + bm25 + top 20 rowids on the engine's own index file.
+
+Before timing, the bench checks that every query's total and facets are the same in the engine,
+the LIKE scan and PostgreSQL, and stops with the differences when they are not. The queries are
+the 20 of ``bench/common.py`` plus the texts of the judged query set. Three runs (``--runs``); each
+run times every query once on every system, interleaved; the bench prints the machine (CPU,
+cores, load average before and after), the median of the runs' p50/p95 with every run's value,
+and the ratios, each computed inside one run.
+
+Usage: cd bench && ../.venv/bin/python search.py [--reports 100000] [--runs 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sqlite3
+import statistics
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from common import QUERIES, documents, percentile
+from common import QUERIES, documents, load_now, machine, percentile, spread
 
-from indexer.query import SearchQuery, analyze
-from indexer.sqlite_fts import SqliteEngine
-from indexer.text import fold
+from indexer.query import WORD, SearchQuery, analyze
+from indexer.sqlite_fts import WEIGHTS, SqliteEngine, _match_expression
+from indexer.text import fold, nfc
+
+FACET_SQL = {"field": "field", "region": "ward_code", "status": "status", "type": "type", "month": "month"}
+Answer = tuple[int, dict[str, dict[str, int]]]  # total, facet -> value -> count
+
+
+def judged_texts() -> list[str]:
+    """The texts of the judged query set (tests/contract/test_relevance.py), without duplicates."""
+    try:
+        from tests.contract.test_relevance import JUDGED
+    except ImportError as exc:  # pytest not installed in this environment
+        print(f"  (judged query texts left out: {exc})")
+        return []
+    return list(dict.fromkeys(q for q, _filters, _ids in JUDGED if q.strip()))
+
+
+def folded_words(doc: dict[str, Any]) -> str:
+    """The folded words of the texts the engine matches, space-bounded for LIKE '% word %'."""
+    parts = [doc.get("title"), doc.get("content"), doc.get("address"), doc.get("answer"), doc.get("sender_name")]
+    words = [fold(w) for text in parts if text for w in analyze_words(text)]
+    return " " + " ".join(words) + " "
+
+
+def analyze_words(text: str) -> list[str]:
+    return WORD.findall(nfc(text).lower())
+
+
+# -- the LIKE scan ------------------------------------------------------------------------------
+class LikeScan:
+    def __init__(self, path: Path, n: int) -> None:
+        self.conn = sqlite3.connect(path)
+        self.conn.execute("CREATE TABLE reports(id INTEGER PRIMARY KEY, words TEXT, field TEXT, ward_code INTEGER,"
+                          " status TEXT, type TEXT, month TEXT, submitted_at TEXT, doc TEXT)")
+        self.conn.executemany("INSERT INTO reports VALUES (?,?,?,?,?,?,?,?,?)", (
+            (d["id"], folded_words(d), d["field"], d["ward_code"], d["status"], d["type"], d["month"],
+             d["submitted_at"], d["title"]) for d in documents(n)))
+        self.conn.commit()
+
+    def _where(self, forms: list[list[str]], any_words: bool) -> tuple[str, list[str]]:
+        groups, params = [], []
+        for alternatives in forms:
+            groups.append("(" + " OR ".join("words LIKE ? ESCAPE '\\'" for _ in alternatives) + ")")
+            params += ["% " + f.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + " %"
+                       for f in alternatives]
+        return (" OR " if any_words else " AND ").join(groups), params
+
+    def search(self, q: str) -> Answer:
+        forms = [list(t.folded) for t in analyze(q)]
+        answer = self._once(forms, False)
+        if answer[0] == 0 and len(forms) > 1:
+            answer = self._once(forms, True)
+        return answer
+
+    def _once(self, forms: list[list[str]], any_words: bool) -> Answer:
+        where, params = self._where(forms, any_words)
+        total = self.conn.execute(f"SELECT count(*) FROM reports WHERE {where}", params).fetchone()[0]
+        self.conn.execute(f"SELECT id, doc FROM reports WHERE {where} ORDER BY submitted_at DESC LIMIT 20",
+                          params).fetchall()
+        facets = {}
+        for name, column in FACET_SQL.items():
+            rows = self.conn.execute(f"SELECT {column}, count(*) FROM reports WHERE {where} GROUP BY {column}",
+                                     params).fetchall()
+            facets[name] = {str(v): c for v, c in rows if v is not None}
+        return total, facets
+
+
+# -- PostgreSQL full-text search ----------------------------------------------------------------
+class PostgresFts:
+    DB = "pakn_bench_search"
+
+    def __init__(self, dsn: str, n: int) -> None:
+        import psycopg
+        self.psycopg = psycopg
+        with psycopg.connect(dsn + " dbname=postgres", autocommit=True, connect_timeout=3) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {self.DB}")
+            admin.execute(f"CREATE DATABASE {self.DB}")
+        self.dsn = dsn
+        self.conn = psycopg.connect(dsn + f" dbname={self.DB}", autocommit=True)
+        c = self.conn
+        c.execute("CREATE EXTENSION unaccent")
+        c.execute("CREATE TEXT SEARCH CONFIGURATION vi (COPY = simple)")
+        c.execute("ALTER TEXT SEARCH CONFIGURATION vi ALTER MAPPING FOR hword, hword_part, word, asciiword,"
+                  " asciihword, hword_asciipart WITH unaccent, simple")
+        c.execute("CREATE TABLE reports(id integer PRIMARY KEY, body text, field text, ward_code integer,"
+                  " status text, type text, month text, submitted_at timestamptz, doc text, tsv tsvector)")
+        with c.cursor().copy("COPY reports(id, body, field, ward_code, status, type, month, submitted_at, doc)"
+                             " FROM STDIN") as copy:
+            for d in documents(n):
+                body = " ".join(x for x in (d["title"], d["content"], d["address"], d["answer"],
+                                            d["sender_name"]) if x)
+                copy.write_row((d["id"], body, d["field"], d["ward_code"], d["status"], d["type"], d["month"],
+                                d["submitted_at"], d["title"]))
+        c.execute("UPDATE reports SET tsv = to_tsvector('vi', body)")
+        c.execute("CREATE INDEX ix_reports_tsv ON reports USING gin(tsv)")
+        c.execute("VACUUM ANALYZE reports")
+
+    def search(self, q: str) -> Answer:
+        forms = [list(t.folded) for t in analyze(q)]
+        answer = self._once(forms, False)
+        if answer[0] == 0 and len(forms) > 1:
+            answer = self._once(forms, True)
+        return answer
+
+    def _once(self, forms: list[list[str]], any_words: bool) -> Answer:
+        tsquery = (" | " if any_words else " & ").join("(" + " | ".join(alts) + ")" for alts in forms)
+        matched = "FROM reports WHERE tsv @@ to_tsquery('vi', %(q)s)"
+        self.conn.execute(f"SELECT id, doc, ts_rank(tsv, to_tsquery('vi', %(q)s)) AS r {matched} "
+                          "ORDER BY r DESC, submitted_at DESC LIMIT 20", {"q": tsquery}).fetchall()
+        union = " UNION ALL ".join(f"SELECT '{name}', {column}::text, count(*) FROM m GROUP BY {column}"
+                                   for name, column in FACET_SQL.items())
+        rows = self.conn.execute(
+            f"WITH m AS MATERIALIZED (SELECT field, ward_code, status, type, month {matched}) "
+            f"SELECT 'total', NULL, count(*) FROM m UNION ALL {union}", {"q": tsquery}).fetchall()
+        total, facets = 0, {name: {} for name in FACET_SQL}
+        for name, value, count in rows:
+            if name == "total":
+                total = count
+            elif value is not None:
+                facets[name][value] = count
+        return total, facets
+
+    def close(self) -> None:
+        self.conn.close()
+        with self.psycopg.connect(self.dsn + " dbname=postgres", autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {self.DB}")
+
+
+# -- the FTS5 floor -----------------------------------------------------------------------------
+class Fts5Floor:
+    def __init__(self, path: Path) -> None:
+        self.conn = sqlite3.connect(path)
+        self.weights = ", ".join(str(w) for w in WEIGHTS)
+
+    def search(self, q: str) -> None:
+        terms = analyze(q)
+        rows = self.conn.execute(f"SELECT rowid, bm25(fts, {self.weights}) AS s FROM fts WHERE fts MATCH ? "
+                                 "ORDER BY s LIMIT 20", (_match_expression(terms, False),)).fetchall()
+        if not rows and len(terms) > 1:
+            self.conn.execute(f"SELECT rowid, bm25(fts, {self.weights}) AS s FROM fts WHERE fts MATCH ? "
+                              "ORDER BY s LIMIT 20", (_match_expression(terms, True),)).fetchall()
+
+
+def engine_answer(engine: SqliteEngine, q: str) -> Answer:
+    result = engine.search(SearchQuery(q=q))
+    return result.total, {name: dict(values) for name, values in result.facets.items()}
+
+
+def differences(q: str, name: str, ours: Answer, theirs: Answer) -> list[str]:
+    out = []
+    if ours[0] != theirs[0]:
+        out.append(f"  {q!r}: total {ours[0]} in the engine, {theirs[0]} in {name}")
+    for facet in FACET_SQL:
+        a, b = ours[1].get(facet, {}), theirs[1].get(facet, {})
+        if a != b:
+            diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))[:3]
+            out.append(f"  {q!r}: facet {facet} differs in {name}, e.g. "
+                       + ", ".join(f"{k}: {a.get(k)} vs {b.get(k)}" for k in diff))
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--reports", type=int, default=100_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--pg", default="host=127.0.0.1 port=5432 user=postgres",
+                        help="libpq keywords of the PostgreSQL server for the full-text peer")
     args = parser.parse_args()
+    print(f"machine: {machine()}")
+    queries = list(dict.fromkeys(QUERIES + judged_texts()))
     work = Path(tempfile.mkdtemp(prefix="pakn-bench-search-"))
+    try:
+        run(args, queries, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"machine after: load {load_now()}")
 
+
+def run(args: argparse.Namespace, queries: list[str], work: Path) -> None:
     engine = SqliteEngine(work / "search.sqlite3", cache_size=0)  # measure searches, not the cache
     start = time.perf_counter()
     engine.rebuild(documents(args.reports))
-    index_s = time.perf_counter() - start
+    print(f"  engine index built in {time.perf_counter() - start:.1f} s ({args.reports:,} reports)")
+    like = LikeScan(work / "plain.sqlite3", args.reports)
+    floor = Fts5Floor(work / "search.sqlite3")
+    pg: PostgresFts | None = None
+    try:
+        start = time.perf_counter()
+        pg = PostgresFts(args.pg, args.reports)
+        print(f"  PostgreSQL table and GIN index built in {time.perf_counter() - start:.1f} s")
+    except Exception as exc:  # noqa: BLE001 - any failure to reach or set up the server skips the peer
+        print(f"  PostgreSQL full-text peer skipped: no PostgreSQL answers at '{args.pg}' ({exc})")
+    try:
+        measure(args, queries, engine, like, floor, pg)
+    finally:
+        if pg:
+            pg.close()
 
-    plain = sqlite3.connect(work / "plain.sqlite3")
-    plain.execute("CREATE TABLE reports(id INTEGER PRIMARY KEY, text_folded TEXT, field TEXT, status TEXT,"
-                  " month TEXT, submitted_at TEXT, title TEXT)")
-    plain.executemany("INSERT INTO reports VALUES (?,?,?,?,?,?,?)", (
-        (d["id"], fold(" ".join([d["title"], d["content"], d["address"], d["sender_name"]])),
-         d["field"], d["status"], d["month"], d["submitted_at"], d["title"]) for d in documents(args.reports)))
-    plain.commit()
 
-    def like_search(q: str) -> int:
-        words = [t.folded[0] for t in analyze(q)]
-        where = " AND ".join("text_folded LIKE ?" for _ in words)
-        params = [f"%{w}%" for w in words]
-        total = plain.execute(f"SELECT count(*) FROM reports WHERE {where}", params).fetchone()[0]
-        plain.execute(f"SELECT id, title FROM reports WHERE {where} ORDER BY submitted_at DESC LIMIT 20", params).fetchall()
-        for column in ("field", "status", "month"):
-            plain.execute(f"SELECT {column}, count(*) FROM reports WHERE {where} GROUP BY {column}", params).fetchall()
-        return total
+def measure(args: argparse.Namespace, queries: list[str], engine: SqliteEngine, like: LikeScan,
+            floor: Fts5Floor, pg: PostgresFts | None) -> None:
+    # Same question, same answer: totals and facets of every query, before any timing.
+    wrong: list[str] = []
+    for q in queries:
+        ours = engine_answer(engine, q)
+        wrong += differences(q, "LIKE", ours, like.search(q))
+        if pg:
+            wrong += differences(q, "PostgreSQL", ours, pg.search(q))
+    if wrong:
+        print("FAILED: the baselines do not answer the same question as the engine:")
+        print("\n".join(wrong))
+        sys.exit(1)
+    print(f"  checked: the same totals and five facets for all {len(queries)} queries in the engine, LIKE"
+          + (" and PostgreSQL" if pg else ""))
 
-    engine_ms: list[float] = []
-    like_ms: list[float] = []
-    for _ in range(args.rounds):
-        for q in QUERIES:
-            t0 = time.perf_counter()
-            engine.search(SearchQuery(q=q))
-            engine_ms.append((time.perf_counter() - t0) * 1000)
-            t0 = time.perf_counter()
-            like_search(q)
-            like_ms.append((time.perf_counter() - t0) * 1000)
+    systems: dict[str, Callable[[str], Any]] = {"engine": lambda q: engine.search(SearchQuery(q=q)),
+                                                "floor": floor.search, "like": like.search}
+    if pg:
+        systems["pg"] = pg.search
+    stats: dict[str, dict[str, list[float]]] = {s: {"p50": [], "p95": []} for s in systems}
+    ratios: dict[str, dict[str, list[float]]] = {s: {"p50": [], "p95": []} for s in systems if s != "engine"}
+    for _ in range(args.runs):
+        times: dict[str, list[float]] = {s: [] for s in systems}
+        for q in queries:
+            for name, fn in systems.items():
+                t0 = time.perf_counter()
+                fn(q)
+                times[name].append((time.perf_counter() - t0) * 1000)
+        for name in systems:
+            for p in ("p50", "p95"):
+                stats[name][p].append(percentile(times[name], int(p[1:])))
+        for name in ratios:
+            for p in ("p50", "p95"):
+                ratios[name][p].append(stats[name][p][-1] / stats["engine"][p][-1])
 
-    e50, e95 = percentile(engine_ms, 50), percentile(engine_ms, 95)
-    l50, l95 = percentile(like_ms, 50), percentile(like_ms, 95)
-    print(f"search (embedded FTS5) vs SQL LIKE scan, {args.reports:,} reports, {len(engine_ms)} faceted queries:")
-    print(f"  ratio p50: {l50 / e50:.1f}x faster than LIKE   ratio p95: {l95 / e95:.1f}x faster than LIKE")
-    print(f"  engine: p50 {e50:.1f} ms, p95 {e95:.1f} ms   (index built in {index_s:.1f} s)")
-    print(f"  LIKE:   p50 {l50:.1f} ms, p95 {l95:.1f} ms")
+    label = {"engine": "embedded engine (SQLite FTS5)", "floor": "FTS5 floor (MATCH + bm25 + top 20)",
+             "like": "SQL LIKE scan (folded whole words)", "pg": "PostgreSQL FTS (unaccent+simple, GIN)"}
+    print(f"search, {args.reports:,} reports, {len(queries)} queries x {args.runs} runs, five facets, "
+          f"cache off; median of the runs (each run's value):")
+    for name in systems:
+        print(f"  {label[name]:<40} p50 {spread(stats[name]['p50'], 'ms')}   p95 {spread(stats[name]['p95'], 'ms')}")
+    print("ratios, each run's peer time / engine time in that run (>1: the engine is faster):")
+    for name in ratios:
+        print(f"  {label[name]:<40} p50 {spread(ratios[name]['p50'], 'x', 2)}   "
+              f"p95 {spread(ratios[name]['p95'], 'x', 2)}")
+    engine_over_floor = [1 / r for r in ratios["floor"]["p95"]]
+    print(f"  engine p95 / FTS5 floor p95: {spread(engine_over_floor, 'x', 2)}")
+    if "pg" in ratios:
+        print(f"  PostgreSQL p95 / engine p95: {statistics.median(ratios['pg']['p95']):.2f}x")
 
 
 if __name__ == "__main__":

@@ -123,6 +123,10 @@ class SearchResult:
 
 
 # -- highlighting shared by the embedded engine ---------------------------------------------------
+# Words of the texts shown repeat across a page and across searches: each is folded once.
+_fold_word = lru_cache(maxsize=65536)(fold)
+
+
 def highlight(text: str, terms: list[Term], fragment_words: int = 0) -> str | None:
     """Escape ``text`` and wrap words matching a term in <mark>; None when nothing matches.
 
@@ -132,7 +136,7 @@ def highlight(text: str, terms: list[Term], fragment_words: int = 0) -> str | No
     if not text or not terms:
         return None
     wanted = {f for t in terms for f in t.folded}
-    matches = [m for m in WORD.finditer(text) if fold(m.group()) in wanted]
+    matches = [m for m in WORD.finditer(text) if _fold_word(m.group()) in wanted]
     if not matches:
         return None
     start, end = 0, len(text)

@@ -16,7 +16,6 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -57,6 +56,8 @@ CREATE INDEX IF NOT EXISTS ix_docs_field ON docs(field);
 CREATE INDEX IF NOT EXISTS ix_docs_status ON docs(status);
 CREATE INDEX IF NOT EXISTS ix_docs_type ON docs(type);
 CREATE INDEX IF NOT EXISTS ix_docs_month ON docs(month);
+CREATE INDEX IF NOT EXISTS ix_docs_facets ON docs(
+    id, submitted_ts, field, ward_code, province_code, status, type, month, sender_phone);
 INSERT OR IGNORE INTO meta VALUES ('generation', '0');
 CREATE TABLE IF NOT EXISTS tombstones(id INTEGER PRIMARY KEY, revision INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS doc_units(unit INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY(unit, id));
@@ -67,6 +68,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
     f_title, f_content, f_address, f_answer, f_sender, pairs,
     tokenize = "unicode61 remove_diacritics 0 tokenchars '_'");
 """
+# The columns of a document that searches filter, count and order by, kept with each match.
+NARROW = "field, ward_code, province_code, status, type, month, submitted_ts, sender_phone"
 FACET_COLUMNS = {"field": "d.field", "region": "d.ward_code", "status": "d.status",
                  "type": "d.type", "month": "d.month"}
 
@@ -98,6 +101,29 @@ def _match_expression(terms: list[Term], any_words: bool) -> str:
     return "{f_title f_content f_address f_answer f_sender} : (" + joined + ")"
 
 
+def _scored_expression(terms: list[Term], any_words: bool) -> tuple[str, float]:
+    """One MATCH expression whose bm25 scores the match M plus the boosts, and the divisor of that bm25.
+
+    ``M AND (M OR P… OR E…)`` matches exactly what M matches, and the boosts (P the adjacent pairs,
+    E the exact-diacritic words) are scored on those rows only, not on every document holding a
+    common word. FTS5's bm25 is a sum over the expression's phrases, so each group is repeated in
+    proportion to its factor: M twice, P 2×PAIR_BOOST times, E 2×EXACT_BOOST times, all divided by 2,
+    gives bm25(M) + PAIR_BOOST·bm25(P) + EXACT_BOOST·bm25(E).
+    """
+    match = _match_expression(terms, any_words)
+    boosts = []
+    query_pairs = pairs(terms)
+    if query_pairs:
+        boosts += ["(pairs : (" + " OR ".join(_quote(p) for p in query_pairs) + "))"] * round(2 * PAIR_BOOST)
+    exact = [e for t in terms for e in t.exact]
+    if exact:
+        boosts += ["({title content address answer sender} : ("
+                   + " OR ".join(_quote(e) for e in exact) + "))"] * round(2 * EXACT_BOOST)
+    if not boosts:
+        return match, 1.0
+    return f"({match}) AND (({match}) OR " + " OR ".join(boosts) + ")", 2.0
+
+
 def _epoch(value: str | datetime | None) -> int | None:
     if value is None:
         return None
@@ -112,6 +138,7 @@ class SqliteEngine(SearchEngine):
         self.path = Path(path)
         self.busy_timeout = busy_timeout  # seconds a statement waits for another process's lock
         self._cache = _ResultCache(cache_size)
+        self._local = threading.local()  # this thread's read connection, and the file it opened
 
     # -- connections ------------------------------------------------------------------------
     @contextmanager
@@ -131,6 +158,40 @@ class SqliteEngine(SearchEngine):
             raise EngineUnavailable(f"lỗi chỉ mục tìm kiếm: {exc}") from exc
         finally:
             conn.close()
+
+    @contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection]:
+        """This thread's read connection, kept open between searches and reopened when the file
+        it opened is no longer the index file (a rebuild's os.replace, or a drop).
+
+        While the connection holds the old file open its inode cannot be reused, so a changed
+        (device, inode) pair is a reliable sign of a new file. A connection is never used across a
+        fork (SQLite forbids it): the process id is part of the key."""
+        local = self._local
+        try:
+            st = os.stat(self.path)
+            current = (os.getpid(), st.st_dev, st.st_ino)  # a forked worker opens its own
+        except OSError:
+            current = None
+        conn = getattr(local, "conn", None)
+        if conn is not None and (current is None or local.file != current):
+            conn.close()
+            local.conn = conn = None
+        if conn is None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
+                                       check_same_thread=True)
+                conn.execute("PRAGMA journal_mode=DELETE")
+            except (OSError, sqlite3.Error) as exc:
+                raise EngineUnavailable(f"không mở được chỉ mục {self.path}: {exc}") from exc
+            local.conn, local.file = conn, current  # None for a new file: reopened once it exists
+        try:
+            yield conn
+        except sqlite3.Error as exc:
+            local.conn = None  # a failed connection is not kept
+            conn.close()
+            raise EngineUnavailable(f"lỗi chỉ mục tìm kiếm: {exc}") from exc
 
     def ensure_index(self) -> None:
         with self._connect() as conn:
@@ -330,23 +391,27 @@ class SqliteEngine(SearchEngine):
 
     def _search(self, query: SearchQuery) -> SearchResult:
         terms = analyze(query.q)
-        with self._connect() as conn:
+        with self._reader() as conn:
             key = (self._generation(conn), repr(query))
             cached = self._cache.get(key)
             if cached is not None:
                 return cached
             if terms:
                 self._match(conn, terms, query.any_words)
-                total, facets = self._count_matches(conn, query)
+                total, facets = self._count_all(conn, query, _matched(query)[0])
             else:
                 total, facets = self._count_all(conn, query)
             source, score, where, params, order = self._select_parts(query, terms)
-            rows = conn.execute(
-                f"SELECT d.id, d.doc, {score} FROM {source} WHERE {where} ORDER BY {order} "
+            # The page's ids first (ordering reads the narrow columns), then only their documents.
+            page = conn.execute(
+                f"SELECT d.id, {score} FROM {source} WHERE {where} ORDER BY {order} "
                 "LIMIT ? OFFSET ?", [*params, query.per_page, query.offset]).fetchall() if total else []
+            raws = dict(conn.execute(
+                f"SELECT id, doc FROM docs WHERE id IN ({','.join('?' * len(page))})",
+                [doc_id for doc_id, _ in page]).fetchall()) if page else {}
         hits = []
-        for doc_id, raw, value in rows:
-            doc = json.loads(raw)
+        for doc_id, value in page:
+            doc = json.loads(raws[doc_id])
             hits.append(Hit(id=doc_id, score=-float(value or 0), doc=doc, highlight=_highlights(doc, terms)))
         result = SearchResult(total=total, hits=hits, facets=facets, any_words=query.any_words)
         self._cache.put(key, result)
@@ -355,8 +420,7 @@ class SqliteEngine(SearchEngine):
     def _select_parts(self, query: SearchQuery, terms: list[Term]) -> tuple[str, str, str, list[Any], str]:
         """FROM, score, WHERE (with its parameters) and ORDER BY of a search (``_match`` run first)."""
         if terms:
-            source = "m JOIN docs d ON d.id = m.id LEFT JOIN b ON b.id = m.id"
-            score = "(m.score + COALESCE(b.score, 0))"
+            source, score = _matched(query)
         else:
             source, score = "docs d", "0"
         where, params = self._filters(query)
@@ -391,90 +455,55 @@ class SqliteEngine(SearchEngine):
                 for _pos, raw in rows:
                     yield json.loads(raw)
 
-    def _count_all(self, conn: sqlite3.Connection, query: SearchQuery) -> tuple[int, dict[str, list[tuple[str, int]]]]:
-        """Total and facets without words: GROUP BY over the indexed columns."""
+    def _count_all(self, conn: sqlite3.Connection, query: SearchQuery,
+                   source: str = "docs d") -> tuple[int, dict[str, list[tuple[str, int]]]]:
+        """Total and facets by GROUP BY over ``source`` (every document, or the matches' narrow rows).
+
+        A facet counts the documents that pass every filter but its own.
+        """
         where, params = self._filters(query)
-        total = conn.execute(f"SELECT count(*) FROM docs d WHERE {where}", params).fetchone()[0]
+        total = conn.execute(f"SELECT count(*) FROM {source} WHERE {where}", params).fetchone()[0]
         facets: dict[str, list[tuple[str, int]]] = {}
         if query.facets:
             for name, column in FACET_COLUMNS.items():
                 f_where, f_params = self._filters(query, skip=name)
                 counted = conn.execute(
-                    f"SELECT {column}, count(*) FROM docs d WHERE {f_where} AND {column} IS NOT NULL "
+                    f"SELECT {column}, count(*) FROM {source} WHERE {f_where} AND {column} IS NOT NULL "
                     f"GROUP BY {column}", f_params).fetchall()
                 if name == "region":  # a legacy place counts under each current ward it maps to
                     merged = dict(counted)
                     for ward, n in conn.execute(
-                            f"SELECT w.ward, count(*) FROM docs d JOIN doc_wards w ON w.id = d.id "
-                            f"WHERE {f_where} GROUP BY w.ward", f_params):
+                            f"SELECT w.ward, count(*) FROM {source} JOIN doc_wards w ON w.id = d.id "
+                            f"WHERE {f_where} AND d.ward_code IS NULL GROUP BY w.ward", f_params):
                         merged[ward] = merged.get(ward, 0) + n
                     counted = list(merged.items())
                 facets[name] = _ordered((str(value), n) for value, n in counted)
         return total, facets
 
-    def _count_matches(self, conn: sqlite3.Connection, query: SearchQuery) -> tuple[int, dict[str, list[tuple[str, int]]]]:
-        """Total and facets of the matched documents, counted in one pass over their facet columns.
-
-        A facet counts the documents that pass every filter but its own.
-        """
-        base = replace(query, wards=[], provinces=[], fields=[], types=[], statuses=[])
-        where, params = self._filters(base)
-        rows = conn.execute(
-            "SELECT d.field, d.ward_code, d.province_code, d.status, d.type, d.month, d.id FROM m "
-            f"JOIN docs d ON d.id = m.id WHERE {where}", params).fetchall()
-        wards, provinces = set(query.wards), set(query.provinces)
-        legacy: dict[int, list[int]] = {}  # matched documents named by a legacy place → its wards
-        for doc_id, legacy_ward in conn.execute("SELECT w.id, w.ward FROM m JOIN doc_wards w ON w.id = m.id"):
-            legacy.setdefault(doc_id, []).append(legacy_ward)
-        fields, types, statuses = set(query.fields), set(query.types), set(query.statuses)
-        counters: dict[str, dict[Any, int]] = {name: {} for name in FACET_COLUMNS}
-        total = 0
-        for field, ward, province, status, kind, month, doc_id in rows:
-            ok = {
-                "region": not (wards or provinces) or ward in wards or province in provinces
-                or not wards.isdisjoint(legacy.get(doc_id, ())),
-                "field": not fields or field in fields,
-                "type": not types or kind in types,
-                "status": not statuses or status in statuses,
-            }
-            passed = sum(ok.values())
-            if passed == 4:
-                total += 1
-            if not query.facets:
-                continue
-            regions = legacy.get(doc_id, ()) if ward is None else (ward,)
-            for name, value in (("field", field), *(("region", r) for r in regions), ("status", status),
-                                ("type", kind), ("month", month)):
-                # passes all the other filters: all four, or all but its own
-                if value is not None and (passed == 4 or (passed == 3 and name in ok and not ok[name])):
-                    counters[name][value] = counters[name].get(value, 0) + 1
-        facets = {name: _ordered((str(v), n) for v, n in c.items()) for name, c in counters.items()} \
-            if query.facets else {}
-        return total, facets
-
     @staticmethod
     def _match(conn: sqlite3.Connection, terms: list[Term], any_words: bool) -> None:
         weights = ", ".join(str(w) for w in WEIGHTS)
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS m(id INTEGER PRIMARY KEY, score REAL)")
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS b(id INTEGER PRIMARY KEY, score REAL)")
+        conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS m(id INTEGER PRIMARY KEY, score REAL, {NARROW})")
         conn.execute("DELETE FROM m")
-        conn.execute("DELETE FROM b")
-        conn.execute(f"INSERT INTO m SELECT rowid, bm25(fts, {weights}) FROM fts WHERE fts MATCH ?",
-                     (_match_expression(terms, any_words),))
-        boosts = []
-        query_pairs = pairs(terms)
-        if query_pairs:
-            boosts.append((PAIR_BOOST, "pairs : (" + " OR ".join(_quote(p) for p in query_pairs) + ")"))
-        exact = [e for t in terms for e in t.exact]
-        if exact:
-            boosts.append((EXACT_BOOST, "{title content address answer sender} : ("
-                           + " OR ".join(_quote(e) for e in exact) + ")"))
-        for factor, expression in boosts:
-            # A plain MATCH (no rowid filter: that would re-run the match per row); rows outside
-            # m are ignored by the LEFT JOIN that reads b.
-            conn.execute(
-                f"INSERT INTO b SELECT rowid, {factor} * bm25(fts, {weights}) FROM fts WHERE fts MATCH ? "
-                "ORDER BY rowid ON CONFLICT(id) DO UPDATE SET score = score + excluded.score", (expression,))
+        expression, divisor = _scored_expression(terms, any_words)
+        # The matches with their narrow columns, read once from the covering index (an index file
+        # written before that index existed gets it at its next write; until then, by id).
+        narrow = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'ix_docs_facets'").fetchone()
+        conn.execute(f"INSERT INTO m SELECT fts.rowid, bm25(fts, {weights}) / {divisor}, "
+                     + ", ".join(f"d.{c}" for c in NARROW.split(", "))
+                     + " FROM fts CROSS JOIN docs d " + ("INDEXED BY ix_docs_facets " if narrow else "")
+                     + "ON d.id = fts.rowid WHERE fts MATCH ?", (expression,))
+
+
+def _matched(query: SearchQuery) -> tuple[str, str]:
+    """FROM and score of the matched documents (temp table m, filled by ``_match``).
+
+    m holds each match's narrow columns under the alias d, so counting, filtering and ordering
+    read m alone; only the filters on the document's JSON (deadline, publication time) join docs.
+    """
+    if query.deadline_before is not None or query.published_after is not None:
+        return "m CROSS JOIN docs d ON d.id = m.id", "m.score"
+    return "m AS d", "d.score"
 
 
 def _ordered(counts: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:

@@ -131,10 +131,13 @@ def test_a_ward_filter_finds_reports_named_by_a_legacy_place_that_maps_to_it(eng
         doc(3, "Ngập nước đường Ba", ward_code=None, ward=None, legacy_place="Huyện Gò Dầu",
             legacy_wards=[25654], field="dien"),
         doc(4, "Ngập nước đường Bốn", ward_code=25654),
+        # matches no word of the searches below: a word search counts only its matches' places
+        doc(5, "Mất điện kéo dài", ward_code=None, ward=None, legacy_place="Thị xã Trảng Bàng",
+            legacy_wards=[25711]),
     ])
     q = SearchQuery
     assert sorted(ids(engine.search(q(wards=[25708])))) == [1, 2]
-    assert sorted(ids(engine.search(q(wards=[25711])))) == [2]
+    assert sorted(ids(engine.search(q(wards=[25711])))) == [2, 5]
     assert sorted(ids(engine.search(q(wards=[25654])))) == [3, 4]
     assert sorted(ids(engine.search(q(wards=[25708, 25654])))) == [1, 2, 3, 4]
     for words in ("ngập nước", "ngap nuoc"):
@@ -143,7 +146,7 @@ def test_a_ward_filter_finds_reports_named_by_a_legacy_place_that_maps_to_it(eng
         assert dict(found.facets["field"]) == {"giao-thong": 2}
         # the region facet counts a legacy place under each ward it maps to (as the filter finds it)
         assert dict(found.facets["region"]) == {"25708": 2, "25711": 1, "25654": 2}
-    assert dict(engine.search(q(facets=True)).facets["region"]) == {"25708": 2, "25711": 1, "25654": 2}
+    assert dict(engine.search(q(facets=True)).facets["region"]) == {"25708": 2, "25711": 2, "25654": 2}
     assert dict(engine.search(q(fields=["dien"], facets=True)).facets["region"]) == {"25654": 1}
     for words in ("ngập nước", "ngap nuoc"):
         assert engine.search(q(q=words, wards=[25654], fields=["dien"])).total == 1
@@ -253,6 +256,39 @@ def test_facets_count_and_ignore_their_own_filter(engine):
     assert facets["status"] == {"answered": 1}
     assert facets["type"] == {"pakn": 1}
     assert facets["month"] == {"2025-03": 1}
+
+
+def test_facets_of_a_word_search_follow_every_other_filter(engine):
+    """Dates, publication time and the region's province apply to the total and to every facet;
+    a document without a ward is counted in the total but in no region."""
+    from datetime import UTC
+
+    engine.bulk_upsert([
+        doc(1, "ngập", day=2, published_at="2025-03-05T00:00:00+00:00"),
+        doc(2, "ngập", ward_code=None, day=10, status="processing", published_at="2025-03-20T00:00:00+00:00"),
+        doc(3, "ngập", ward_code=26734, province_code=79, day=12, field="cap-thoat-nuoc"),
+        doc(4, "ngập", month_no=4, day=3),
+        doc(5, "khác", day=11),
+    ])
+    march = SearchQuery(q="ngap", date_from=datetime(2025, 3, 1, tzinfo=UTC), date_to=datetime(2025, 4, 1, tzinfo=UTC))
+
+    def facets(result):
+        return {k: dict(v) for k, v in result.facets.items()}
+
+    result = engine.search(march)
+    assert result.total == 3 and sorted(ids(result)) == [1, 2, 3]
+    assert facets(result) == {"region": {"25708": 1, "26734": 1}, "field": {"giao-thong": 2, "cap-thoat-nuoc": 1},
+                              "status": {"answered": 2, "processing": 1}, "type": {"pakn": 3},
+                              "month": {"2025-03": 3}}
+
+    in_province = engine.search(replace(march, provinces=[80]))
+    assert in_province.total == 2 and sorted(ids(in_province)) == [1, 2]
+    assert facets(in_province)["region"] == {"25708": 1, "26734": 1}  # ignores its own filter
+    assert facets(in_province)["field"] == {"giao-thong": 2}
+
+    published = engine.search(replace(march, published_after=datetime(2025, 3, 10, tzinfo=UTC)))
+    assert published.total == 1 and ids(published) == [2]
+    assert facets(published)["status"] == {"processing": 1} and facets(published)["region"] == {}
 
 
 def test_highlights_mark_matches_and_escape_html(engine):

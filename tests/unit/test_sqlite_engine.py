@@ -4,6 +4,7 @@ nothing keep the result cache valid (both matter when many users search while re
 from __future__ import annotations
 
 import sqlite3
+import threading
 
 from indexer.query import SearchQuery
 from indexer.sqlite_fts import SqliteEngine
@@ -59,3 +60,63 @@ def test_writes_that_change_nothing_keep_cached_results_and_real_changes_drop_th
     assert engine.search(SearchQuery(q="ngap nuoc")).total == 3
     engine.delete([(3, 2)])                  # a real removal
     assert engine.search(SearchQuery(q="ngap nuoc")).total == 2
+
+
+def test_a_thread_keeps_its_connection_until_a_rebuild_or_drop_replaces_the_file(tmp_path):
+    engine = SqliteEngine(tmp_path / "search.sqlite3", cache_size=0)
+    engine.bulk_upsert([_doc(1)])
+    assert engine.search(SearchQuery(q="ngap nuoc")).total == 1
+    engine.bulk_upsert([_doc(2)])  # a write to the same file: the open connection sees it
+    assert engine.search(SearchQuery(q="ngap nuoc")).total == 2
+
+    engine.rebuild([_doc(3, title="Mất điện cả khu phố")])  # os.replace: a new file
+    assert engine.search(SearchQuery(q="mat dien")).total == 1
+    assert [h.id for h in engine.search(SearchQuery(q="khu pho")).hits] == [3]
+
+    other = SqliteEngine(engine.path)  # another worker process rebuilds the same index
+    other.rebuild([_doc(4, title="Đèn tín hiệu hỏng"), _doc(5, title="Đèn đường không sáng")])
+    assert engine.search(SearchQuery(q="mat dien")).total == 0
+    assert sorted(h.id for h in engine.search(SearchQuery(q="den")).hits) == [4, 5]
+
+    engine.drop()
+    assert engine.search(SearchQuery(q="den")).total == 0
+    engine.bulk_upsert([_doc(6)])
+    assert [h.id for h in engine.search(SearchQuery(q="ngap")).hits] == [6]
+
+
+def test_searches_in_several_threads_each_answer_correctly(tmp_path):
+    engine = SqliteEngine(tmp_path / "search.sqlite3", cache_size=0)
+    engine.bulk_upsert([_doc(i) for i in range(1, 31)] + [_doc(i, title="Mất điện cả khu phố")
+                                                          for i in range(31, 41)])
+    answers: list[tuple[int, int]] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(20):
+                answers.append((engine.search(SearchQuery(q="ngập nước")).total,
+                                engine.search(SearchQuery(q="mat dien")).total))
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    # "ngập nước" is in every text (the content); "mất điện" only in the last ten titles
+    assert set(answers) == {(40, 10)} and len(answers) == 80
+
+
+def test_an_index_file_written_before_the_narrow_index_answers_the_same(tmp_path):
+    engine = SqliteEngine(tmp_path / "search.sqlite3", cache_size=0)
+    engine.bulk_upsert([_doc(1), _doc(2, title="Mất điện cả khu phố"), _doc(3)])
+    query = SearchQuery(q="ngap nuoc", statuses=["accepted"])
+    before = engine.search(query)
+    with sqlite3.connect(engine.path) as conn:  # an index file from before ix_docs_facets
+        conn.execute("DROP INDEX ix_docs_facets")
+    after = SqliteEngine(engine.path, cache_size=0).search(query)
+    assert (after.total, [h.id for h in after.hits], after.facets) == \
+        (before.total, [h.id for h in before.hits], before.facets) == (3, [3, 1, 2], after.facets)  # ties: newest, then highest id
+    assert dict(after.facets["status"]) == {"accepted": 3}
