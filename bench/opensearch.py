@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -31,29 +30,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from common import QUERIES, ROOT, documents, percentile
+from common import QUERIES, ROOT, documents, machine, percentile, spread
 
 from indexer.elastic import ElasticsearchEngine
 from indexer.query import SearchQuery
 from indexer.sqlite_fts import SqliteEngine
 from tests.opensearch_node import OpenSearchCluster, unavailable_reason
-
-
-def machine() -> str:
-    model = "?"
-    with open("/proc/cpuinfo", encoding="utf-8") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    return f"{model}, {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, load {load}"
-
-
-def spread(values: list[float], unit: str, digits: int = 1) -> str:
-    """Median of the runs, with the lowest and highest."""
-    return (f"{statistics.median(values):.{digits}f} {unit} "
-            f"(runs {', '.join(f'{v:.{digits}f}' for v in values)})")
 
 
 def heap(url: str) -> str:
