@@ -67,7 +67,22 @@ def analyze_words(text: str) -> list[str]:
 
 
 # -- the LIKE scan ------------------------------------------------------------------------------
-class LikeScan:
+class AnyWordFallback:
+    """A peer that answers as the engine does: every word's folded forms, and when no document has
+    them all, any of them (the engine's any-word fallback); ``_once`` is the peer's own query."""
+
+    def search(self, q: str) -> Answer:
+        forms = [list(t.folded) for t in analyze(q)]
+        answer = self._once(forms, False)
+        if answer[0] == 0 and len(forms) > 1:
+            answer = self._once(forms, True)
+        return answer
+
+    def _once(self, forms: list[list[str]], any_words: bool) -> Answer:
+        raise NotImplementedError
+
+
+class LikeScan(AnyWordFallback):
     def __init__(self, path: Path, n: int) -> None:
         self.conn = sqlite3.connect(path)
         self.conn.execute("CREATE TABLE reports(id INTEGER PRIMARY KEY, words TEXT, field TEXT, ward_code INTEGER,"
@@ -85,13 +100,6 @@ class LikeScan:
                        for f in alternatives]
         return (" OR " if any_words else " AND ").join(groups), params
 
-    def search(self, q: str) -> Answer:
-        forms = [list(t.folded) for t in analyze(q)]
-        answer = self._once(forms, False)
-        if answer[0] == 0 and len(forms) > 1:
-            answer = self._once(forms, True)
-        return answer
-
     def _once(self, forms: list[list[str]], any_words: bool) -> Answer:
         where, params = self._where(forms, any_words)
         total = self.conn.execute(f"SELECT count(*) FROM reports WHERE {where}", params).fetchone()[0]
@@ -106,7 +114,7 @@ class LikeScan:
 
 
 # -- PostgreSQL full-text search ----------------------------------------------------------------
-class PostgresFts:
+class PostgresFts(AnyWordFallback):
     DB = "pakn_bench_search"
 
     def __init__(self, dsn: str, n: int) -> None:
@@ -134,13 +142,6 @@ class PostgresFts:
         c.execute("UPDATE reports SET tsv = to_tsvector('vi', body)")
         c.execute("CREATE INDEX ix_reports_tsv ON reports USING gin(tsv)")
         c.execute("VACUUM ANALYZE reports")
-
-    def search(self, q: str) -> Answer:
-        forms = [list(t.folded) for t in analyze(q)]
-        answer = self._once(forms, False)
-        if answer[0] == 0 and len(forms) > 1:
-            answer = self._once(forms, True)
-        return answer
 
     def _once(self, forms: list[list[str]], any_words: bool) -> Answer:
         tsquery = (" | " if any_words else " & ").join("(" + " | ".join(alts) + ")" for alts in forms)
