@@ -241,6 +241,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Number of demo reports `make run` seeds into an empty database (0 = none).",
             min_value=0),
     Setting("PAGE_SIZE", "int", 20, "Items per page in public lists.", min_value=1),
+    Setting("SEARCH_TOTAL_BOUND", "int", 10_000,
+            "Matches a search counts and ranks, and pages reach; past it the total reads \"more than\" "
+            "and the embedded engine ranks and counts facets within the newest this many "
+            "(docs/search.md). Exports and statistics count every match. With Elasticsearch, keep it at "
+            "or below the index's max_result_window (10,000 by default).", min_value=100),
     Setting("LOG_LEVEL", "choice", "INFO", "Log level of the application.",
             choices=("DEBUG", "INFO", "WARNING", "ERROR")),
     Setting("TESTING", "bool", False, "Test mode (set by the test suite)."),

@@ -349,7 +349,8 @@ class ElasticsearchEngine(SearchEngine):
                 "oldest": [{"submitted_at": "asc"}, {"id": "asc"}]}[query.effective_sort]
         body: dict[str, Any] = {
             "query": main, "sort": sort, "from": query.offset, "size": query.per_page,
-            "track_total_hits": True,
+            # Counted exactly up to one past the bound: beyond it the total says "more than".
+            "track_total_hits": True if query.total_bound is None else query.total_bound + 1,
             "post_filter": {"bool": {"filter": list(facet_filters.values())}},
         }
         if terms:
@@ -403,7 +404,9 @@ class ElasticsearchEngine(SearchEngine):
                     counts[str(b["key"])] = counts.get(str(b["key"]), 0) + int(b["doc_count"])
                 facets[name] = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
         total = response["hits"]["total"]["value"]
-        return SearchResult(total=total, hits=hits, facets=facets, any_words=query.any_words)
+        exact = query.total_bound is None or total <= query.total_bound
+        return SearchResult(total=total if exact else query.total_bound, hits=hits, facets=facets,
+                            any_words=query.any_words, total_exact=exact)
 
 
     def _scan(self, query: SearchQuery, batch: int) -> Iterator[dict[str, Any]]:

@@ -21,6 +21,11 @@ _TELEX_HINT = re.compile(r"(dd|aa|ee|oo|aw|ow|uw|w|[aeiouy][a-z]*[sfrxj]$)")
 FACETS = ("field", "region", "status", "type", "month")
 SORTS = ("relevance", "newest", "oldest")
 MAX_PER_PAGE = 100
+# Searches count and rank at most this many matches, as Elasticsearch's track_total_hits does: a
+# larger result says "more than TOTAL_BOUND" (``SearchResult.total_exact`` False) and is ranked
+# among its TOTAL_BOUND newest matches, so a search's work stops growing with the index. Paging
+# reaches the same number of results; exports, statistics and scans count every match.
+TOTAL_BOUND = 10_000
 
 
 @lru_cache(maxsize=4096)
@@ -94,6 +99,7 @@ class SearchQuery:
     per_page: int = 20
     facets: bool = True
     any_words: bool = False                  # set by the fallback when all-words found nothing
+    total_bound: int | None = TOTAL_BOUND    # count and rank at most this many matches; None: all
 
     @property
     def effective_sort(self) -> str:
@@ -120,6 +126,10 @@ class SearchResult:
     hits: list[Hit]
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     any_words: bool = False  # True when no report held every word and any-word results are shown
+    # False when more than ``total`` reports match (the query's total_bound was reached): the
+    # total is then the bound, and the facets count the bound's newest matches (embedded engine)
+    total_exact: bool = True
+    facets_exact: bool = True  # False when the facets count only the bound's newest matches
 
 
 # -- highlighting shared by the embedded engine ---------------------------------------------------

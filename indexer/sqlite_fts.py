@@ -16,6 +16,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -38,8 +39,8 @@ SCHEMA_VERSION = "1"
 TEXT_FIELDS = ("title", "content", "address", "answer", "sender")
 # bm25 weights by column: exact columns, folded columns, pairs (same order as the table).
 WEIGHTS = (3.0, 1.0, 1.5, 0.5, 2.0, 3.0, 1.0, 1.5, 0.5, 2.0, 1.0)
-PAIR_BOOST = 2.0
-EXACT_BOOST = 1.0
+PAIR_BOOST = 2  # whole numbers: a boost is a group written that many times
+EXACT_BOOST = 1
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -101,27 +102,23 @@ def _match_expression(terms: list[Term], any_words: bool) -> str:
     return "{f_title f_content f_address f_answer f_sender} : (" + joined + ")"
 
 
-def _scored_expression(terms: list[Term], any_words: bool) -> tuple[str, float]:
-    """One MATCH expression whose bm25 scores the match M plus the boosts, and the divisor of that bm25.
+def _scored_expression(terms: list[Term], any_words: bool) -> str:
+    """The expression whose bm25 ranks the candidates (rows already known to match M): M OR P… OR E….
 
-    ``M AND (M OR P… OR E…)`` matches exactly what M matches, and the boosts (P the adjacent pairs,
-    E the exact-diacritic words) are scored on those rows only, not on every document holding a
-    common word. FTS5's bm25 is a sum over the expression's phrases, so each group is repeated in
-    proportion to its factor: M twice, P 2×PAIR_BOOST times, E 2×EXACT_BOOST times, all divided by 2,
-    gives bm25(M) + PAIR_BOOST·bm25(P) + EXACT_BOOST·bm25(E).
+    FTS5's bm25 is a sum over the expression's phrases, and a phrase a row does not hold adds
+    nothing, so a group written n times weighs n times: the score is bm25(M) + PAIR_BOOST·bm25(P)
+    + EXACT_BOOST·bm25(E), P the adjacent pairs and E the exact-diacritic words. The rows come from
+    the candidates, so the boosts never widen the match; and each phrase is written no more often
+    than its weight asks, since bm25 reads each phrase's whole posting list once per search (its IDF).
     """
-    match = _match_expression(terms, any_words)
-    boosts = []
+    groups = [_match_expression(terms, any_words)]
     query_pairs = pairs(terms)
     if query_pairs:
-        boosts += ["(pairs : (" + " OR ".join(_quote(p) for p in query_pairs) + "))"] * round(2 * PAIR_BOOST)
+        groups += ["pairs : (" + " OR ".join(_quote(p) for p in query_pairs) + ")"] * PAIR_BOOST
     exact = [e for t in terms for e in t.exact]
     if exact:
-        boosts += ["({title content address answer sender} : ("
-                   + " OR ".join(_quote(e) for e in exact) + "))"] * round(2 * EXACT_BOOST)
-    if not boosts:
-        return match, 1.0
-    return f"({match}) AND (({match}) OR " + " OR ".join(boosts) + ")", 2.0
+        groups += ["{title content address answer sender} : (" + " OR ".join(_quote(e) for e in exact) + ")"] * EXACT_BOOST
+    return " OR ".join(f"({g})" for g in groups)
 
 
 def _epoch(value: str | datetime | None) -> int | None:
@@ -396,16 +393,14 @@ class SqliteEngine(SearchEngine):
             cached = self._cache.get(key)
             if cached is not None:
                 return cached
-            if terms:
-                self._match(conn, terms, query.any_words)
-                total, facets = self._count_all(conn, query, _matched(query)[0])
-            else:
-                total, facets = self._count_all(conn, query)
-            source, score, where, params, order = self._select_parts(query, terms)
-            # The page's ids first (ordering reads the narrow columns), then only their documents.
-            page = conn.execute(
-                f"SELECT d.id, {score} FROM {source} WHERE {where} ORDER BY {order} "
-                "LIMIT ? OFFSET ?", [*params, query.per_page, query.offset]).fetchall() if total else []
+            total, exact = self._candidates(conn, query, terms)
+            facets, facets_exact = self._facets(conn, query, terms, exact) if query.facets else ({}, True)
+            # The page's ids first (ordering reads the candidates' narrow columns), then only their
+            # documents.
+            page = []
+            if total and query.offset < total:
+                sql, params = self._ordered(conn, query, terms)
+                page = conn.execute(sql + " LIMIT ? OFFSET ?", [*params, query.per_page, query.offset]).fetchall()
             raws = dict(conn.execute(
                 f"SELECT id, doc FROM docs WHERE id IN ({','.join('?' * len(page))})",
                 [doc_id for doc_id, _ in page]).fetchall()) if page else {}
@@ -413,38 +408,96 @@ class SqliteEngine(SearchEngine):
         for doc_id, value in page:
             doc = json.loads(raws[doc_id])
             hits.append(Hit(id=doc_id, score=-float(value or 0), doc=doc, highlight=_highlights(doc, terms)))
-        result = SearchResult(total=total, hits=hits, facets=facets, any_words=query.any_words)
+        result = SearchResult(total=total, hits=hits, facets=facets, any_words=query.any_words, total_exact=exact,
+                              facets_exact=facets_exact)
         self._cache.put(key, result)
         return result
 
-    def _select_parts(self, query: SearchQuery, terms: list[Term]) -> tuple[str, str, str, list[Any], str]:
-        """FROM, score, WHERE (with its parameters) and ORDER BY of a search (``_match`` run first)."""
+    def _candidates(self, conn: sqlite3.Connection, query: SearchQuery, terms: list[Term],
+                    skip: str | None = None, table: str = "m") -> tuple[int, bool]:
+        """Fill the temporary ``table`` with the documents matching ``query`` (every filter but
+        ``skip``'s) and their narrow columns; returns (how many, whether that is all of them).
+
+        With a ``total_bound`` only the bound's newest matches are kept (oldest for the oldest
+        sort): FTS5 reads the posting lists in rowid order and stops there, so the work of a
+        search stops growing with the index. Counting, facets and ranking then read this table.
+        """
+        where, params = self._filters(query, skip=skip)
+        direction = "ASC" if query.effective_sort == "oldest" else "DESC"
+        by_json = query.deadline_before is not None or query.published_after is not None
         if terms:
-            source, score = _matched(query)
+            covering = not by_json and conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'ix_docs_facets'").fetchone()
+            # The narrow columns from the covering index (an index file written before that index
+            # existed gets it at its next write; until then, from the rows).
+            source = "fts CROSS JOIN docs d " + ("INDEXED BY ix_docs_facets " if covering else "") + "ON d.id = fts.rowid"
+            where, params = f"fts MATCH ? AND {where}", [_match_expression(terms, query.any_words), *params]
+            order = f"fts.rowid {direction}"
         else:
-            source, score = "docs d", "0"
-        where, params = self._filters(query)
-        # Words that are all punctuation ("???") leave no terms: rank by date, since a constant
-        # "0" in ORDER BY would be read as a column number and fail.
-        by_score = f"{score} ASC, " if terms else ""
-        order = {"relevance": f"{by_score}d.submitted_ts DESC, d.id DESC",
-                 "newest": "d.submitted_ts DESC, d.id DESC",
-                 "oldest": "d.submitted_ts ASC, d.id ASC"}[query.effective_sort]
-        return source, score, where, params, order
+            source, order = "docs d", f"d.id {direction}"
+        bound = query.total_bound
+        conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table}(id INTEGER PRIMARY KEY, {NARROW})")
+        conn.execute(f"DELETE FROM {table}")
+        conn.execute(f"INSERT INTO {table} SELECT d.id, " + ", ".join(f"d.{c}" for c in NARROW.split(", "))
+                     + f" FROM {source} WHERE {where} ORDER BY {order} LIMIT ?", [*params, -1 if bound is None else bound + 1])
+        count = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        if bound is not None and count > bound:  # one more than the bound: "more than bound"
+            conn.execute(f"DELETE FROM {table} WHERE id = (SELECT {'max' if direction == 'ASC' else 'min'}(id) FROM {table})")
+            return bound, False
+        return count, True
+
+    def _facets(self, conn: sqlite3.Connection, query: SearchQuery, terms: list[Term],
+                exact: bool) -> tuple[dict[str, list[tuple[str, int]]], bool]:
+        """Facets by GROUP BY over the candidates, and whether every candidate set was complete
+        (``exact``: the search's own). A facet counts the documents that pass every filter but its
+        own, so a facet whose own filter is set reads candidates of its own."""
+        where = self._filters(query)[0]
+        facets: dict[str, list[tuple[str, int]]] = {}
+        for name, column in FACET_COLUMNS.items():
+            table = "m"
+            if self._filters(query, skip=name)[0] != where:
+                exact = self._candidates(conn, query, terms, skip=name, table="mf")[1] and exact
+                table = "mf"
+            counted = conn.execute(f"SELECT {column}, count(*) FROM {table} AS d WHERE {column} IS NOT NULL "
+                                   f"GROUP BY {column}").fetchall()
+            if name == "region":  # a legacy place counts under each current ward it maps to
+                merged = dict(counted)
+                for ward, n in conn.execute(f"SELECT w.ward, count(*) FROM {table} AS d JOIN doc_wards w "
+                                            "ON w.id = d.id WHERE d.ward_code IS NULL GROUP BY w.ward"):
+                    merged[ward] = merged.get(ward, 0) + n
+                counted = list(merged.items())
+            facets[name] = _ordered((str(value), n) for value, n in counted)
+        return facets, exact
+
+    @staticmethod
+    def _ordered(conn: sqlite3.Connection, query: SearchQuery, terms: list[Term]) -> tuple[str, list[Any]]:
+        """SELECT of the candidates' (id, bm25) in the query's order (``_candidates`` run first)."""
+        sort = query.effective_sort
+        if sort == "relevance" and terms:
+            # bm25 on the candidates only; the rowid range lets FTS5 skip the rest of each list.
+            low, high = conn.execute("SELECT min(id), max(id) FROM m").fetchone()
+            weights = ", ".join(str(w) for w in WEIGHTS)
+            return (f"SELECT fts.rowid, bm25(fts, {weights}) AS score FROM fts CROSS JOIN m ON m.id = fts.rowid "
+                    "WHERE fts MATCH ? AND fts.rowid BETWEEN ? AND ? ORDER BY score ASC, m.submitted_ts DESC, m.id DESC",
+                    [_scored_expression(terms, query.any_words), low, high])
+        # Words that are all punctuation ("???") leave no terms: ranked by date.
+        order = "submitted_ts ASC, id ASC" if sort == "oldest" else "submitted_ts DESC, id DESC"
+        return f"SELECT id, 0 FROM m ORDER BY {order}", []
 
     def _scan(self, query: SearchQuery, batch: int) -> Iterator[dict[str, Any]]:
-        # The matching ids, in order, go to a temporary table of this connection (SQLite's temp
-        # store, not Python memory); documents are then read by keyset pages, each its own short
-        # statement, so no read lock is held while the caller writes the previous page out.
+        # Every match (no bound), in order, goes to a temporary table of this connection (SQLite's
+        # temp store, not Python memory); documents are then read by keyset pages, each its own
+        # short statement, so no read lock is held while the caller writes the previous page out.
         terms = analyze(query.q)
+        query = replace(query, total_bound=None)
         with self._connect() as conn:
             self._generation(conn)
-            if terms:
-                self._match(conn, terms, query.any_words)
-            source, _score, where, params, order = self._select_parts(query, terms)
+            total, _exact = self._candidates(conn, query, terms)
             conn.execute("DROP TABLE IF EXISTS temp.scan")
-            conn.execute("CREATE TEMP TABLE scan(pos INTEGER PRIMARY KEY, id INTEGER)")
-            conn.execute(f"INSERT INTO scan(id) SELECT d.id FROM {source} WHERE {where} ORDER BY {order}", params)
+            conn.execute("CREATE TEMP TABLE scan(pos INTEGER PRIMARY KEY, id INTEGER, score REAL)")
+            if total:
+                sql, params = self._ordered(conn, query, terms)
+                conn.execute(f"INSERT INTO scan(id, score) {sql}", params)
             last = 0
             while True:
                 rows = conn.execute("SELECT s.pos, d.doc FROM scan s JOIN docs d ON d.id = s.id "
@@ -454,56 +507,6 @@ class SqliteEngine(SearchEngine):
                 last = rows[-1][0]
                 for _pos, raw in rows:
                     yield json.loads(raw)
-
-    def _count_all(self, conn: sqlite3.Connection, query: SearchQuery,
-                   source: str = "docs d") -> tuple[int, dict[str, list[tuple[str, int]]]]:
-        """Total and facets by GROUP BY over ``source`` (every document, or the matches' narrow rows).
-
-        A facet counts the documents that pass every filter but its own.
-        """
-        where, params = self._filters(query)
-        total = conn.execute(f"SELECT count(*) FROM {source} WHERE {where}", params).fetchone()[0]
-        facets: dict[str, list[tuple[str, int]]] = {}
-        if query.facets:
-            for name, column in FACET_COLUMNS.items():
-                f_where, f_params = self._filters(query, skip=name)
-                counted = conn.execute(
-                    f"SELECT {column}, count(*) FROM {source} WHERE {f_where} AND {column} IS NOT NULL "
-                    f"GROUP BY {column}", f_params).fetchall()
-                if name == "region":  # a legacy place counts under each current ward it maps to
-                    merged = dict(counted)
-                    for ward, n in conn.execute(
-                            f"SELECT w.ward, count(*) FROM {source} JOIN doc_wards w ON w.id = d.id "
-                            f"WHERE {f_where} AND d.ward_code IS NULL GROUP BY w.ward", f_params):
-                        merged[ward] = merged.get(ward, 0) + n
-                    counted = list(merged.items())
-                facets[name] = _ordered((str(value), n) for value, n in counted)
-        return total, facets
-
-    @staticmethod
-    def _match(conn: sqlite3.Connection, terms: list[Term], any_words: bool) -> None:
-        weights = ", ".join(str(w) for w in WEIGHTS)
-        conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS m(id INTEGER PRIMARY KEY, score REAL, {NARROW})")
-        conn.execute("DELETE FROM m")
-        expression, divisor = _scored_expression(terms, any_words)
-        # The matches with their narrow columns, read once from the covering index (an index file
-        # written before that index existed gets it at its next write; until then, by id).
-        narrow = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'ix_docs_facets'").fetchone()
-        conn.execute(f"INSERT INTO m SELECT fts.rowid, bm25(fts, {weights}) / {divisor}, "
-                     + ", ".join(f"d.{c}" for c in NARROW.split(", "))
-                     + " FROM fts CROSS JOIN docs d " + ("INDEXED BY ix_docs_facets " if narrow else "")
-                     + "ON d.id = fts.rowid WHERE fts MATCH ?", (expression,))
-
-
-def _matched(query: SearchQuery) -> tuple[str, str]:
-    """FROM and score of the matched documents (temp table m, filled by ``_match``).
-
-    m holds each match's narrow columns under the alias d, so counting, filtering and ordering
-    read m alone; only the filters on the document's JSON (deadline, publication time) join docs.
-    """
-    if query.deadline_before is not None or query.published_after is not None:
-        return "m CROSS JOIN docs d ON d.id = m.id", "m.score"
-    return "m AS d", "d.score"
 
 
 def _ordered(counts: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:

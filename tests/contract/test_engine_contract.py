@@ -229,6 +229,35 @@ def test_scan_streams_every_match_in_order_across_batches(engine):
     assert len(ranked) == len(flooded) + 1
 
 
+def test_a_bounded_search_says_more_than_the_bound_and_stays_within_the_matches(engine):
+    """Past ``total_bound`` the total is the bound and says so (Elasticsearch's track_total_hits);
+    the page still holds matches only, each count stays within the true one, and a scan (the
+    exports, statistics) still streams every match."""
+    fields = ["giao-thong", "moi-truong", "y-te"]
+    engine.bulk_upsert([doc(i, f"Ngập nước điểm {i}", field=fields[i % 3], day=1 + i % 28) for i in range(1, 31)]
+                       + [doc(i, f"Mất điện điểm {i}") for i in range(31, 36)])
+    flooded = set(range(1, 31))
+    exact = engine.search(SearchQuery(q="ngập nước", total_bound=None))
+    assert (exact.total, exact.total_exact) == (30, True)
+    at_bound = engine.search(SearchQuery(q="ngập nước", total_bound=30))
+    assert (at_bound.total, at_bound.total_exact) == (30, True)  # exactly the bound is exact
+    bounded = engine.search(SearchQuery(q="ngập nước", total_bound=12, per_page=12))
+    assert (bounded.total, bounded.total_exact) == (12, False)
+    assert len(bounded.hits) == 12 and set(ids(bounded)) <= flooded
+    true_counts = dict(exact.facets["field"])
+    for value, count in bounded.facets["field"]:
+        assert 0 < count <= true_counts[value]
+    assert sum(n for _v, n in bounded.facets["field"]) >= 12
+    # A filter applies before the bound: 10 matches of a field are counted exactly.
+    one_field = engine.search(SearchQuery(q="ngập nước", fields=["y-te"], total_bound=12))
+    assert (one_field.total, one_field.total_exact) == (10, True)
+    assert set(ids(one_field)) == {i for i in flooded if i % 3 == 2}
+    # Without words, too.
+    browse = engine.search(SearchQuery(total_bound=20))
+    assert (browse.total, browse.total_exact) == (20, False)
+    assert len(list(engine.scan(SearchQuery(q="ngập nước", total_bound=5)))) == 30
+
+
 def test_published_after_keeps_documents_published_later(engine):
     from datetime import UTC
 

@@ -285,3 +285,27 @@ def test_the_staff_index_holds_every_report_and_rebuilds_with_the_public_one(ses
     result = cli.invoke(args=["index", "reconcile", "--scope", "public"])
     assert "Chỉ mục công khai" in result.output and "cán bộ" not in result.output
     assert search.engine.count() == 3
+
+
+def test_past_the_bound_pages_say_more_than_and_exports_still_count_every_match(app, client, search, make_report,
+                                                                                monkeypatch):
+    """SEARCH_TOTAL_BOUND (10,000 in production; 6 here): Tra cứu, the API and the staff-facing
+    totals say "more than", pages stop there, and the CSV export holds every match with its exact count."""
+    monkeypatch.setitem(app.config, "SEARCH_TOTAL_BOUND", 6)
+    for i in range(9):
+        make_report(title=f"Đường ngập nước số {i}", field_slug="giao-thong" if i % 2 else "moi-truong")
+    make_report(title="Mất điện")
+    search.index()
+    html = client.get("/tra-cuu?q=ngap+nuoc&per_page=3").get_data(as_text=True)
+    assert "Tìm thấy hơn 6 kết quả" in html
+    assert "Số đếm trong 6 kết quả mới nhất" in html
+    assert "Trang 1/2" in html  # 6 reachable results, 3 a page
+    status, body = api(client, q="ngập nước")
+    assert status == 200 and body["total"] == 6 and body["total_exact"] is False and body["facets_exact"] is False
+    status, body = api(client, q="ngập nước", page=3, per_page=3)
+    assert status == 400 and body["error"]["code"] == "page_too_deep"
+    export = client.get("/api/v1/reports.csv?q=ngap+nuoc")
+    assert export.status_code == 200 and export.headers["X-Total-Count"] == "9"
+    assert export.get_data(as_text=True).count("ngập nước số") == 9
+    status, body = api(client, q="mất điện")
+    assert body["total"] == 1 and body["total_exact"] is True and body["facets_exact"] is True

@@ -120,3 +120,26 @@ def test_an_index_file_written_before_the_narrow_index_answers_the_same(tmp_path
     assert (after.total, [h.id for h in after.hits], after.facets) == \
         (before.total, [h.id for h in before.hits], before.facets) == (3, [3, 1, 2], after.facets)  # ties: newest, then highest id
     assert dict(after.facets["status"]) == {"accepted": 3}
+
+
+def test_past_its_bound_the_embedded_engine_ranks_and_counts_the_newest_matches(tmp_path):
+    """The embedded engine's bound (docs/search.md): the newest ``total_bound`` matches (by report
+    number) are the ones ranked, paged and counted in the facets; the oldest sort takes the oldest."""
+    from tests.contract.docs import doc
+
+    engine = SqliteEngine(tmp_path / "s.sqlite3", cache_size=0)
+    # The best match (the words three times) is the oldest report: past the bound it is not ranked.
+    engine.bulk_upsert([doc(1, "Ngập nước ngập nước ngập nước", field="moi-truong")]
+                       + [doc(i, f"Ngập nước điểm {i}", field="giao-thong") for i in range(2, 41)])
+    exact = engine.search(SearchQuery(q="ngập nước", total_bound=None))
+    assert exact.hits[0].id == 1 and exact.total_exact
+    bounded = engine.search(SearchQuery(q="ngập nước", total_bound=10))
+    assert not bounded.total_exact and bounded.total == 10
+    assert sorted(h.id for h in bounded.hits) == list(range(31, 41))
+    assert dict(bounded.facets["field"]) == {"giao-thong": 10}
+    oldest = engine.search(SearchQuery(q="ngập nước", total_bound=10, sort="oldest", per_page=3))
+    assert [h.id for h in oldest.hits][:1] == [1]
+    # Within the bound the order is the unbounded one.
+    within = engine.search(SearchQuery(q="ngập nước", total_bound=100, per_page=40))
+    assert [h.id for h in within.hits] == [h.id for h in engine.search(
+        SearchQuery(q="ngập nước", total_bound=None, per_page=40)).hits]

@@ -47,7 +47,6 @@ PAGE_PARAMS = (*KEPT_PARAMS, "page")                         # one page of it: p
 MAX_QUERY_LENGTH = 200
 # Results reachable by paging (Elasticsearch's default index.max_result_window; huge offsets also
 # overflow SQLite). Nobody reads further page by page; the exports give every result.
-MAX_RESULTS = 10_000
 # Dates outside these years are typing mistakes, and the far ends overflow date arithmetic.
 MIN_YEAR, MAX_YEAR = 1900, 2999
 SIMILAR_SIZE = 5
@@ -320,9 +319,11 @@ class SearchRequest:
         if query.per_page < 1 or query.per_page > MAX_PER_PAGE:
             raise self._error("per_page_too_large" if query.per_page > MAX_PER_PAGE else "invalid_parameter",
                               _("Số kết quả mỗi trang phải từ 1 đến %(n)d.", n=MAX_PER_PAGE), "per_page")
-        if query.page * query.per_page > MAX_RESULTS:
+        # Pages reach as far as a search counts and ranks (SEARCH_TOTAL_BOUND); exports hold the rest.
+        query.total_bound = current_app.config["SEARCH_TOTAL_BOUND"]
+        if query.offset >= query.total_bound:
             raise self._error("page_too_deep", _("Chỉ xem được %(n)d kết quả đầu tiên theo trang; hãy lọc hẹp hơn "
-                                                 "hoặc tải tệp xuất (CSV, JSON).", n=MAX_RESULTS), "page")
+                                                 "hoặc tải tệp xuất (CSV, JSON).", n=query.total_bound), "page")
         if self.suggest:  # one small page, no facets
             query.any_words, query.per_page, query.facets = True, SIMILAR_SIZE, False
         return query
@@ -333,9 +334,10 @@ class SearchRequest:
         file or a statistic is begun), then give the query a scan runs: from page 1, matching any
         word exactly when the page did (no report held every word)."""
         query = query if query is not None else self.query()
-        first = run_search(replace(query, page=1, per_page=1, facets=False))
+        # Counted exactly: an export's or a statistic's total is every match, past any bound.
+        first = run_search(replace(query, page=1, per_page=1, facets=False, total_bound=None))
         return Probe(replace(query, any_words=first.any_words, page=1), first.total, first.any_words)
 
 
 __all__ = ["SearchRequest", "Probe", "ParamError", "kept_params", "phone_in_url_error", "LIST_PARAMS",
-           "FILTER_PARAMS", "KEPT_PARAMS", "PAGE_PARAMS", "MAX_RESULTS", "MAX_QUERY_LENGTH"]
+           "FILTER_PARAMS", "KEPT_PARAMS", "PAGE_PARAMS", "MAX_QUERY_LENGTH"]

@@ -9,7 +9,7 @@ from indexer.query import SORTS
 from webapp import access
 from webapp.reports.models import REPORT_TYPE_LABELS, STATUS_LABELS
 from webapp.search import services
-from webapp.search.request import KEPT_PARAMS, MAX_RESULTS, PAGE_PARAMS, SearchRequest
+from webapp.search.request import KEPT_PARAMS, PAGE_PARAMS, SearchRequest
 from webapp.search.services import EngineUnavailable, ParamError
 
 bp = Blueprint("search", __name__)
@@ -47,8 +47,9 @@ def index():
         context["result"] = result
         context["facets"] = services.facets_json(result)
         context["items"] = [(hit, services.item_json(hit.doc, hit.highlight)) for hit in result.hits]
-        # No page beyond the results reachable by paging (the rest are in the exports).
-        context["pages"] = max(1, -(-min(result.total, MAX_RESULTS) // query.per_page))
+        # No page beyond the results reachable by paging: the total stops at the search's bound
+        # (the rest are in the exports).
+        context["pages"] = max(1, -(-min(result.total, query.total_bound or result.total) // query.per_page))
     except ParamError as exc:
         context["error"] = exc
         status_code = exc.status

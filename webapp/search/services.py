@@ -108,6 +108,8 @@ def facets_json(result: SearchResult) -> dict[str, list[dict[str, Any]]]:
 def result_json(query: SearchQuery, result: SearchResult) -> dict[str, Any]:
     return {
         "total": result.total,
+        "total_exact": result.total_exact,
+        "facets_exact": result.facets_exact,
         "page": query.page,
         "per_page": query.per_page,
         "sort": query.effective_sort,
