@@ -387,6 +387,7 @@ def test_send_form_with_the_keyboard_alone(live_server, page):
             break
     page.keyboard.press("Enter")
     page.wait_for_selector("#error-summary")
+    page.wait_for_load_state("load")  # send.js is deferred: it runs once the page is parsed, not when the summary appears
 
     # Coming back with errors: the focus is on the error summary, an alert that names each problem.
     summary = page.locator("#error-summary")
