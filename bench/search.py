@@ -12,8 +12,11 @@ Generates N reports (default 100,000) and gives the same documents to four syste
   when no PostgreSQL answers at ``--pg`` (default 127.0.0.1:5432, trust auth, user postgres);
 - the FTS5 floor: MATCH + bm25 + top 20 rowids on the engine's own index file.
 
-Before timing, the bench checks that every query's total and facets are the same in the engine,
-the LIKE scan and PostgreSQL, and stops with the differences when they are not. The queries are
+Before timing, the bench checks that every query's total and facets are the same in the engine
+(exact, without its bound), the LIKE scan and PostgreSQL, and stops with the differences when they
+are not; and that the engine as users get it (``total_bound`` 10,000) answers exactly the same within
+the bound and says "more than 10,000" past it, printing how many query words the first ten results
+hold in both rankings. Both the bounded engine and the exact one are timed. The queries are
 the 20 of ``bench/common.py`` plus the texts of the judged query set. Three runs (``--runs``); each
 run times every query once on every system, interleaved; the bench prints the machine (CPU,
 cores, load average before and after), the median of the runs' p50/p95 with every run's value,
@@ -183,8 +186,42 @@ class Fts5Floor:
 
 
 def engine_answer(engine: SqliteEngine, q: str) -> Answer:
-    result = engine.search(SearchQuery(q=q))
+    """The engine's exact answer (no bound), to compare with the peers'."""
+    result = engine.search(SearchQuery(q=q, total_bound=None))
     return result.total, {name: dict(values) for name, values in result.facets.items()}
+
+
+def words_held(doc: dict[str, Any], q: str) -> int:
+    """How many of the query's words (any folded form) a document's texts hold."""
+    held = set(folded_words(doc).split())
+    return sum(1 for t in analyze(q) if held & set(t.folded))
+
+
+def check_bound(engine: SqliteEngine, queries: list[str]) -> list[str]:
+    """The bounded search (what users get) against the exact one: the same answer within the bound;
+    past it the bound as total, and how many query words the first ten results hold."""
+    wrong, beyond = [], []
+    for q in queries:
+        exact = engine.search(SearchQuery(q=q, total_bound=None))
+        bounded = engine.search(SearchQuery(q=q))
+        bound = SearchQuery().total_bound
+        if exact.total <= bound:
+            if (bounded.total, bounded.facets, [h.id for h in bounded.hits]) != \
+                    (exact.total, exact.facets, [h.id for h in exact.hits]) or not bounded.total_exact:
+                wrong.append(f"  {q!r}: within the bound, the bounded search differs from the exact one")
+        elif (bounded.total, bounded.total_exact) != (bound, False):
+            wrong.append(f"  {q!r}: {exact.total} matches but the bounded total is {bounded.total}")
+        else:
+            held = [statistics.mean(words_held(h.doc, q) for h in r.hits[:10]) for r in (exact, bounded)]
+            same = len({h.id for h in exact.hits[:10]} & {h.id for h in bounded.hits[:10]})
+            beyond.append((q, exact.total, len(analyze(q)), *held, same))
+    if beyond:
+        print(f"  {len(beyond)} queries match more than the bound ({bound:,}); the bounded search ranks their "
+              "newest matches. Words of the query held by the first ten results, exact ranking vs bounded:")
+        for q, total, n, a, b, same in beyond:
+            print(f"    {q[:36]!r:<40} {total:>7,} matches  {a:.1f} vs {b:.1f} of {n} words  "
+                  f"({same} of the 10 the same)")
+    return wrong
 
 
 def differences(q: str, name: str, ours: Answer, theirs: Answer) -> list[str]:
@@ -251,11 +288,18 @@ def measure(args: argparse.Namespace, queries: list[str], engine: SqliteEngine, 
         print("FAILED: the baselines do not answer the same question as the engine:")
         print("\n".join(wrong))
         sys.exit(1)
-    print(f"  checked: the same totals and five facets for all {len(queries)} queries in the engine, LIKE"
+    print(f"  checked: the same totals and five facets for all {len(queries)} queries in the engine (exact), LIKE"
           + (" and PostgreSQL" if pg else ""))
+    wrong = check_bound(engine, queries)
+    if wrong:
+        print("FAILED: the bounded search does not answer as it should:")
+        print("\n".join(wrong))
+        sys.exit(1)
 
-    systems: dict[str, Callable[[str], Any]] = {"engine": lambda q: engine.search(SearchQuery(q=q)),
-                                                "floor": floor.search, "like": like.search}
+    systems: dict[str, Callable[[str], Any]] = {
+        "engine": lambda q: engine.search(SearchQuery(q=q)),
+        "exact": lambda q: engine.search(SearchQuery(q=q, total_bound=None)),
+        "floor": floor.search, "like": like.search}
     if pg:
         systems["pg"] = pg.search
     stats: dict[str, dict[str, list[float]]] = {s: {"p50": [], "p95": []} for s in systems}
@@ -274,9 +318,10 @@ def measure(args: argparse.Namespace, queries: list[str], engine: SqliteEngine, 
             for p in ("p50", "p95"):
                 ratios[name][p].append(stats[name][p][-1] / stats["engine"][p][-1])
 
-    label = {"engine": "embedded engine (SQLite FTS5)", "floor": "FTS5 floor (MATCH + bm25 + top 20)",
+    label = {"engine": "embedded engine (bound 10,000)", "exact": "embedded engine, exact (no bound)",
+             "floor": "FTS5 floor (MATCH + bm25 + top 20)",
              "like": "SQL LIKE scan (folded whole words)", "pg": "PostgreSQL FTS (unaccent+simple, GIN)"}
-    print(f"search, {args.reports:,} reports, {len(queries)} queries x {args.runs} runs, five facets, "
+    print(f"search, {args.reports:,} reports, {len(queries)} queries x {args.runs} runs, five facets, highlights, "
           f"cache off; median of the runs (each run's value):")
     for name in systems:
         print(f"  {label[name]:<40} p50 {spread(stats[name]['p50'], 'ms')}   p95 {spread(stats[name]['p95'], 'ms')}")
@@ -288,6 +333,8 @@ def measure(args: argparse.Namespace, queries: list[str], engine: SqliteEngine, 
     print(f"  engine p95 / FTS5 floor p95: {spread(engine_over_floor, 'x', 2)}")
     if "pg" in ratios:
         print(f"  PostgreSQL p95 / engine p95: {statistics.median(ratios['pg']['p95']):.2f}x")
+        exact_vs_pg = [e / p for e, p in zip(stats["exact"]["p95"], stats["pg"]["p95"], strict=True)]
+        print(f"  PostgreSQL p95 / exact engine p95: {statistics.median([1 / r for r in exact_vs_pg]):.2f}x")
 
 
 if __name__ == "__main__":
