@@ -10,7 +10,8 @@ Generates N reports (default 100,000) and gives the same documents to four syste
 - PostgreSQL full-text search (``unaccent`` + ``simple`` configuration, a GIN index): same total,
   same five facets by GROUP BY, top 20 by ts_rank with their documents; skipped with the reason
   when no PostgreSQL answers at ``--pg`` (default 127.0.0.1:5432, trust auth, user postgres);
-- the FTS5 floor: MATCH + bm25 + top 20 rowids on the engine's own index file.
+- the FTS5 floor: MATCH + bm25 + top 20 rowids on the engine's own index file; and the same within
+  the bound (find where the newest 10,000 matches start, rank those): the floor of the bounded design.
 
 Before timing, the bench checks that every query's total and facets are the same in the engine
 (exact, without its bound), the LIKE scan and PostgreSQL, and stops with the differences when they
@@ -172,17 +173,27 @@ class PostgresFts(AnyWordFallback):
 
 # -- the FTS5 floor -----------------------------------------------------------------------------
 class Fts5Floor:
-    def __init__(self, path: Path) -> None:
+    """MATCH + bm25 + top 20 rowids on the engine's file, nothing else; with ``bound``, over the
+    newest ``bound`` matches only (the floor of the bounded design: find where they start, rank them)."""
+
+    def __init__(self, path: Path, bound: int | None = None) -> None:
         self.conn = sqlite3.connect(path)
         self.weights = ", ".join(str(w) for w in WEIGHTS)
+        self.bound = bound
+
+    def _top(self, expression: str) -> list[Any]:
+        start = 0
+        if self.bound:
+            cut = self.conn.execute("SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+                                    (expression, self.bound)).fetchone()
+            start = cut[0] if cut else 0
+        return self.conn.execute(f"SELECT rowid, bm25(fts, {self.weights}) AS s FROM fts WHERE fts MATCH ? "
+                                 "AND rowid > ? ORDER BY s LIMIT 20", (expression, start)).fetchall()
 
     def search(self, q: str) -> None:
         terms = analyze(q)
-        rows = self.conn.execute(f"SELECT rowid, bm25(fts, {self.weights}) AS s FROM fts WHERE fts MATCH ? "
-                                 "ORDER BY s LIMIT 20", (_match_expression(terms, False),)).fetchall()
-        if not rows and len(terms) > 1:
-            self.conn.execute(f"SELECT rowid, bm25(fts, {self.weights}) AS s FROM fts WHERE fts MATCH ? "
-                              "ORDER BY s LIMIT 20", (_match_expression(terms, True),)).fetchall()
+        if not self._top(_match_expression(terms, False)) and len(terms) > 1:
+            self._top(_match_expression(terms, True))
 
 
 def engine_answer(engine: SqliteEngine, q: str) -> Answer:
@@ -261,6 +272,7 @@ def run(args: argparse.Namespace, queries: list[str], work: Path) -> None:
     print(f"  engine index built in {time.perf_counter() - start:.1f} s ({args.reports:,} reports)")
     like = LikeScan(work / "plain.sqlite3", args.reports)
     floor = Fts5Floor(work / "search.sqlite3")
+    bounded_floor = Fts5Floor(work / "search.sqlite3", bound=SearchQuery().total_bound)
     pg: PostgresFts | None = None
     try:
         start = time.perf_counter()
@@ -269,14 +281,14 @@ def run(args: argparse.Namespace, queries: list[str], work: Path) -> None:
     except Exception as exc:  # noqa: BLE001 - any failure to reach or set up the server skips the peer
         print(f"  PostgreSQL full-text peer skipped: no PostgreSQL answers at '{args.pg}' ({exc})")
     try:
-        measure(args, queries, engine, like, floor, pg)
+        measure(args, queries, engine, like, floor, bounded_floor, pg)
     finally:
         if pg:
             pg.close()
 
 
 def measure(args: argparse.Namespace, queries: list[str], engine: SqliteEngine, like: LikeScan,
-            floor: Fts5Floor, pg: PostgresFts | None) -> None:
+            floor: Fts5Floor, bounded_floor: Fts5Floor, pg: PostgresFts | None) -> None:
     # Same question, same answer: totals and facets of every query, before any timing.
     wrong: list[str] = []
     for q in queries:
@@ -299,7 +311,7 @@ def measure(args: argparse.Namespace, queries: list[str], engine: SqliteEngine, 
     systems: dict[str, Callable[[str], Any]] = {
         "engine": lambda q: engine.search(SearchQuery(q=q)),
         "exact": lambda q: engine.search(SearchQuery(q=q, total_bound=None)),
-        "floor": floor.search, "like": like.search}
+        "floor": floor.search, "bfloor": bounded_floor.search, "like": like.search}
     if pg:
         systems["pg"] = pg.search
     stats: dict[str, dict[str, list[float]]] = {s: {"p50": [], "p95": []} for s in systems}
@@ -319,7 +331,7 @@ def measure(args: argparse.Namespace, queries: list[str], engine: SqliteEngine, 
                 ratios[name][p].append(stats[name][p][-1] / stats["engine"][p][-1])
 
     label = {"engine": "embedded engine (bound 10,000)", "exact": "embedded engine, exact (no bound)",
-             "floor": "FTS5 floor (MATCH + bm25 + top 20)",
+             "floor": "FTS5 floor (MATCH + bm25 + top 20)", "bfloor": "FTS5 floor within the bound",
              "like": "SQL LIKE scan (folded whole words)", "pg": "PostgreSQL FTS (unaccent+simple, GIN)"}
     print(f"search, {args.reports:,} reports, {len(queries)} queries x {args.runs} runs, five facets, highlights, "
           f"cache off; median of the runs (each run's value):")
@@ -329,8 +341,9 @@ def measure(args: argparse.Namespace, queries: list[str], engine: SqliteEngine, 
     for name in ratios:
         print(f"  {label[name]:<40} p50 {spread(ratios[name]['p50'], 'x', 2)}   "
               f"p95 {spread(ratios[name]['p95'], 'x', 2)}")
-    engine_over_floor = [1 / r for r in ratios["floor"]["p95"]]
-    print(f"  engine p95 / FTS5 floor p95: {spread(engine_over_floor, 'x', 2)}")
+    for name in ("floor", "bfloor"):
+        over = [1 / r for r in ratios[name]["p95"]]
+        print(f"  engine p95 / {label[name]} p95: {spread(over, 'x', 2)}")
     if "pg" in ratios:
         print(f"  PostgreSQL p95 / engine p95: {statistics.median(ratios['pg']['p95']):.2f}x")
         exact_vs_pg = [e / p for e, p in zip(stats["exact"]["p95"], stats["pg"]["p95"], strict=True)]
