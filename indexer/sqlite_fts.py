@@ -462,7 +462,8 @@ class SqliteEngine(SearchEngine):
                                    f"GROUP BY {column}").fetchall()
             if name == "region":  # a legacy place counts under each current ward it maps to
                 merged = dict(counted)
-                for ward, n in conn.execute(f"SELECT w.ward, count(*) FROM {table} AS d JOIN doc_wards w "
+                # the few candidates without a current ward drive the join (not every legacy row)
+                for ward, n in conn.execute(f"SELECT w.ward, count(*) FROM {table} AS d CROSS JOIN doc_wards w "
                                             "ON w.id = d.id WHERE d.ward_code IS NULL GROUP BY w.ward"):
                     merged[ward] = merged.get(ward, 0) + n
                 counted = list(merged.items())
