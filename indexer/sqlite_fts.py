@@ -421,9 +421,11 @@ class SqliteEngine(SearchEngine):
         With a ``total_bound`` only the bound's newest matches are kept (oldest for the oldest
         sort): FTS5 reads the posting lists in rowid order and stops there, so the work of a
         search stops growing with the index. Counting, facets and ranking then read this table.
+        Its key is the report id times ``_sign(query)``, so that rows arrive in increasing key
+        order whichever way the lists are read (appending to a B-tree is the cheap insert).
         """
         where, params = self._filters(query, skip=skip)
-        direction = "ASC" if query.effective_sort == "oldest" else "DESC"
+        direction = "ASC" if _sign(query) == 1 else "DESC"
         by_json = query.deadline_before is not None or query.published_after is not None
         if terms:
             covering = not by_json and conn.execute(
@@ -438,11 +440,11 @@ class SqliteEngine(SearchEngine):
         bound = query.total_bound
         conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table}(id INTEGER PRIMARY KEY, {NARROW})")
         conn.execute(f"DELETE FROM {table}")
-        conn.execute(f"INSERT INTO {table} SELECT d.id, " + ", ".join(f"d.{c}" for c in NARROW.split(", "))
+        conn.execute(f"INSERT INTO {table} SELECT {_sign(query)} * d.id, " + ", ".join(f"d.{c}" for c in NARROW.split(", "))
                      + f" FROM {source} WHERE {where} ORDER BY {order} LIMIT ?", [*params, -1 if bound is None else bound + 1])
         count = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         if bound is not None and count > bound:  # one more than the bound: "more than bound"
-            conn.execute(f"DELETE FROM {table} WHERE id = (SELECT {'max' if direction == 'ASC' else 'min'}(id) FROM {table})")
+            conn.execute(f"DELETE FROM {table} WHERE id = (SELECT max(id) FROM {table})")  # the last one read
             return bound, False
         return count, True
 
@@ -464,7 +466,7 @@ class SqliteEngine(SearchEngine):
                 merged = dict(counted)
                 # the few candidates without a current ward drive the join (not every legacy row)
                 for ward, n in conn.execute(f"SELECT w.ward, count(*) FROM {table} AS d CROSS JOIN doc_wards w "
-                                            "ON w.id = d.id WHERE d.ward_code IS NULL GROUP BY w.ward"):
+                                            f"ON w.id = {_sign(query)} * d.id WHERE d.ward_code IS NULL GROUP BY w.ward"):
                     merged[ward] = merged.get(ward, 0) + n
                 counted = list(merged.items())
             facets[name] = _ordered((str(value), n) for value, n in counted)
@@ -473,17 +475,18 @@ class SqliteEngine(SearchEngine):
     @staticmethod
     def _ordered(conn: sqlite3.Connection, query: SearchQuery, terms: list[Term]) -> tuple[str, list[Any]]:
         """SELECT of the candidates' (id, bm25) in the query's order (``_candidates`` run first)."""
-        sort = query.effective_sort
+        sort, sign = query.effective_sort, _sign(query)
         if sort == "relevance" and terms:
             # bm25 on the candidates only; the rowid range lets FTS5 skip the rest of each list.
-            low, high = conn.execute("SELECT min(id), max(id) FROM m").fetchone()
+            low, high = sorted(sign * key for key in conn.execute("SELECT min(id), max(id) FROM m").fetchone())
             weights = ", ".join(str(w) for w in WEIGHTS)
-            return (f"SELECT fts.rowid, bm25(fts, {weights}) AS score FROM fts CROSS JOIN m ON m.id = fts.rowid "
-                    "WHERE fts MATCH ? AND fts.rowid BETWEEN ? AND ? ORDER BY score ASC, m.submitted_ts DESC, m.id DESC",
+            return (f"SELECT fts.rowid, bm25(fts, {weights}) AS score FROM fts CROSS JOIN m ON m.id = {sign} * fts.rowid "
+                    "WHERE fts MATCH ? AND fts.rowid BETWEEN ? AND ? "
+                    "ORDER BY score ASC, m.submitted_ts DESC, fts.rowid DESC",
                     [_scored_expression(terms, query.any_words), low, high])
         # Words that are all punctuation ("???") leave no terms: ranked by date.
-        order = "submitted_ts ASC, id ASC" if sort == "oldest" else "submitted_ts DESC, id DESC"
-        return f"SELECT id, 0 FROM m ORDER BY {order}", []
+        order = "submitted_ts ASC, doc_id ASC" if sort == "oldest" else "submitted_ts DESC, doc_id DESC"
+        return f"SELECT {sign} * id AS doc_id, 0 FROM m ORDER BY {order}", []
 
     def _scan(self, query: SearchQuery, batch: int) -> Iterator[dict[str, Any]]:
         # Every match (no bound), in order, goes to a temporary table of this connection (SQLite's
@@ -508,6 +511,11 @@ class SqliteEngine(SearchEngine):
                 last = rows[-1][0]
                 for _pos, raw in rows:
                     yield json.loads(raw)
+
+
+def _sign(query: SearchQuery) -> int:
+    """1 when the candidates are the oldest matches (the oldest sort), -1 when the newest."""
+    return 1 if query.effective_sort == "oldest" else -1
 
 
 def _ordered(counts: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
