@@ -124,12 +124,13 @@ def run(args: argparse.Namespace, queries: list[str], paths: dict[int, Path]) ->
             ratios = [a / b for a, b in zip(stats[f"{kind} {large}"][p], stats[f"{kind} {SMALL}"][p], strict=True)]
             print(f"  {kind} {p} at {large:,} / at {SMALL:,}: {spread(ratios, 'x', 2)}")
 
-    # Memory of a web worker holding the engine, on the large index.
-    out = subprocess.run([sys.executable, "-c", WORKER, str(ROOT), str(paths[large]), json.dumps(queries)],
-                         capture_output=True, text=True, check=True)
-    mem = json.loads(out.stdout)
-    print(f"memory of one worker process searching {large:,} reports: {mem['before']:.0f} MiB resident with the "
-          f"code loaded, {mem['after']:.0f} MiB after the {len(queries)} queries, peak {mem['peak']:.0f} MiB")
+    # Memory of a web worker's search engine: a fresh process per index size.
+    for n, path in paths.items():
+        out = subprocess.run([sys.executable, "-c", WORKER, str(ROOT), str(path), json.dumps(queries)],
+                             capture_output=True, text=True, check=True)
+        mem = json.loads(out.stdout)
+        print(f"memory of one process searching {n:,} reports (the search code only): {mem['before']:.0f} MiB "
+              f"resident before, {mem['after']:.0f} MiB after the {len(queries)} queries, peak {mem['peak']:.0f} MiB")
     print(f"  (median engine p95 at {large:,}: {statistics.median(stats[f'engine {large}']['p95']):.1f} ms)")
 
 
