@@ -102,6 +102,16 @@ def _match_expression(terms: list[Term], any_words: bool) -> str:
     return "{f_title f_content f_address f_answer f_sender} : (" + joined + ")"
 
 
+def _all_but_one(terms: list[Term]) -> str | None:
+    """The folded-column expression of the documents holding every word of ``terms`` but at most
+    one; None outside 3–8 words (two words: that is any word; more: the expression grows as n²)."""
+    if not 3 <= len(terms) <= 8:
+        return None
+    groups = ["(" + " OR ".join(_quote(f) for f in t.folded) + ")" for t in terms]
+    alternatives = ["(" + " AND ".join(g for j, g in enumerate(groups) if j != i) + ")" for i in range(len(groups))]
+    return "{f_title f_content f_address f_answer f_sender} : (" + " OR ".join(alternatives) + ")"
+
+
 def _scored_expression(terms: list[Term], any_words: bool) -> str:
     """The expression whose bm25 ranks the candidates (rows already known to match M): M OR P… OR E….
 
@@ -433,18 +443,33 @@ class SqliteEngine(SearchEngine):
             # The narrow columns from the covering index (an index file written before that index
             # existed gets it at its next write; until then, from the rows).
             source = "fts CROSS JOIN docs d " + ("INDEXED BY ix_docs_facets " if covering else "") + "ON d.id = fts.rowid"
-            where, params = f"fts MATCH ? AND {where}", [_match_expression(terms, query.any_words), *params]
+            where = f"fts MATCH ? AND {where}"
             order = f"fts.rowid {direction}"
         else:
             source, order = "docs d", f"d.id {direction}"
         bound = query.total_bound
-        conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table}(id INTEGER PRIMARY KEY, {NARROW})")
+        conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table}(id INTEGER PRIMARY KEY, {NARROW}, tier INTEGER)")
         conn.execute(f"DELETE FROM {table}")
-        conn.execute(f"INSERT INTO {table} SELECT {_sign(query)} * d.id, " + ", ".join(f"d.{c}" for c in NARROW.split(", "))
-                     + f" FROM {source} WHERE {where} ORDER BY {order} LIMIT ?", [*params, -1 if bound is None else bound + 1])
+        insert = (f"INSERT OR IGNORE INTO {table} SELECT {_sign(query)} * d.id, "
+                  + ", ".join(f"d.{c}" for c in NARROW.split(", "))
+                  + f", ? FROM {source} WHERE {where} ORDER BY {order} LIMIT ?")
+        limit = -1 if bound is None else bound + 1
+        match = [_match_expression(terms, query.any_words)] if terms else []
+        near = _all_but_one(terms) if terms and query.any_words and bound is not None else None
+        if near:
+            # Any-word results past the bound are ranked among the newest matches holding every word
+            # but one (tier 1), then the newest of the rest (tier 0), not among the newest alone.
+            conn.execute(insert, [1, near, *params, limit])
+        if not near or conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] <= bound:
+            conn.execute(insert, [0, *match, *params, limit])  # tier 1 rows read again are ignored
         count = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-        if bound is not None and count > bound:  # one more than the bound: "more than bound"
-            conn.execute(f"DELETE FROM {table} WHERE id = (SELECT max(id) FROM {table})")  # the last one read
+        if bound is not None and count > bound:  # more than the bound: "more than bound"
+            # Keys grow in reading order: drop the last read (of the lowest tier).
+            if near:
+                conn.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} ORDER BY tier, id DESC LIMIT ?)",
+                             (count - bound,))
+            else:
+                conn.execute(f"DELETE FROM {table} WHERE id = (SELECT max(id) FROM {table})")
             return bound, False
         return count, True
 

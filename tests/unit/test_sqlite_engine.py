@@ -143,3 +143,28 @@ def test_past_its_bound_the_embedded_engine_ranks_and_counts_the_newest_matches(
     within = engine.search(SearchQuery(q="ngập nước", total_bound=100, per_page=40))
     assert [h.id for h in within.hits] == [h.id for h in engine.search(
         SearchQuery(q="ngập nước", total_bound=None, per_page=40)).hits]
+
+
+def test_past_its_bound_an_any_word_search_ranks_the_reports_holding_all_words_but_one_first(tmp_path):
+    """No report holds "mất điện hòa hội" whole; the one holding three of its words is the oldest.
+    Past the bound the candidates are the newest reports holding every word but one, then the
+    newest of the rest: the best report is still found first, and the total says "more than"."""
+    from tests.contract.docs import doc
+
+    engine = SqliteEngine(tmp_path / "s.sqlite3", cache_size=0)
+    engine.bulk_upsert([doc(1, "Mất điện ở Hòa Thành", content="Khu phố mất điện cả ngày")]
+                       + [doc(i, f"Đèn đường hỏng điểm {i}", content="Đèn không sáng, điện yếu") for i in range(2, 30)])
+    bounded = engine.search(SearchQuery(q="mất điện hòa hội", total_bound=10))
+    assert bounded.any_words and not bounded.total_exact and bounded.total == 10
+    assert bounded.hits[0].id == 1
+    assert len(bounded.hits) == 10 and len({h.id for h in bounded.hits}) == 10
+    # Within the bound nothing changes: every match, ranked as without a bound.
+    wide = engine.search(SearchQuery(q="mất điện hòa hội", total_bound=100))
+    assert wide.total_exact and wide.total == 29
+    assert [h.id for h in wide.hits] == [h.id for h in engine.search(
+        SearchQuery(q="mất điện hòa hội", total_bound=None)).hits]
+    # The tier alone past the bound: its newest, and the total still says "more than".
+    engine.bulk_upsert([doc(i, f"Mất điện khu {i}", content="Hòa Hội mất điện") for i in range(100, 120)])
+    many = engine.search(SearchQuery(q="mất điện hòa hội tối", total_bound=10))
+    assert many.total == 10 and not many.total_exact
+    assert {h.id for h in many.hits} == set(range(110, 120))
