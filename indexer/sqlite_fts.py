@@ -39,6 +39,9 @@ SCHEMA_VERSION = "1"
 TEXT_FIELDS = ("title", "content", "address", "answer", "sender")
 # bm25 weights by column: exact columns, folded columns, pairs (same order as the table).
 WEIGHTS = (3.0, 1.0, 1.5, 0.5, 2.0, 3.0, 1.0, 1.5, 0.5, 2.0, 1.0)
+# An any-word search past its bound looks for reports holding every word but one within this many
+# times the span of report numbers its newest matches cover (docs/search.md).
+NEAR_SPAN = 4
 PAIR_BOOST = 2  # whole numbers: a boost is a group written that many times
 EXACT_BOOST = 1
 
@@ -450,19 +453,24 @@ class SqliteEngine(SearchEngine):
         bound = query.total_bound
         conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table}(id INTEGER PRIMARY KEY, {NARROW}, tier INTEGER)")
         conn.execute(f"DELETE FROM {table}")
-        insert = (f"INSERT OR IGNORE INTO {table} SELECT {_sign(query)} * d.id, "
-                  + ", ".join(f"d.{c}" for c in NARROW.split(", "))
+        sign = _sign(query)
+        insert = (f"INSERT INTO {table} SELECT {sign} * d.id, " + ", ".join(f"d.{c}" for c in NARROW.split(", "))
                   + f", ? FROM {source} WHERE {where} ORDER BY {order} LIMIT ?")
         limit = -1 if bound is None else bound + 1
-        match = [_match_expression(terms, query.any_words)] if terms else []
-        near = _all_but_one(terms) if terms and query.any_words and bound is not None else None
+        conn.execute(insert, [0, *([_match_expression(terms, query.any_words)] if terms else []), *params, limit])
+        count = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        near = _all_but_one(terms) if terms and query.any_words and bound is not None and count > bound else None
         if near:
             # Any-word results past the bound are ranked among the newest matches holding every word
             # but one (tier 1), then the newest of the rest (tier 0), not among the newest alone.
-            conn.execute(insert, [1, near, *params, limit])
-        if not near or conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] <= bound:
-            conn.execute(insert, [0, *match, *params, limit])  # tier 1 rows read again are ignored
-        count = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            # Those are looked for within NEAR_SPAN times the report numbers the candidates span,
+            # so that this work too stays bounded however large the index grows.
+            first, last = (sign * key for key in conn.execute(f"SELECT min(id), max(id) FROM {table}").fetchone())
+            reach = first + sign * NEAR_SPAN * abs(last - first)
+            conn.execute(insert.replace(" ORDER BY", " AND fts.rowid BETWEEN ? AND ? ORDER BY")
+                         + " ON CONFLICT(id) DO UPDATE SET tier = 1",
+                         [1, near, *params, min(first, reach), max(first, reach), limit])
+            count = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         if bound is not None and count > bound:  # more than the bound: "more than bound"
             # Keys grow in reading order: drop the last read (of the lowest tier).
             if near:
