@@ -19,7 +19,7 @@ are not; and that the engine as users get it (``total_bound`` 10,000) answers ex
 the bound and says "more than 10,000" past it, printing how many query words the first ten results
 hold in both rankings. Both the bounded engine and the exact one are timed. The queries are
 the 20 of ``bench/common.py`` plus the texts of the judged query set. Three runs (``--runs``); each
-run times every query once on every system, interleaved, the systems taking turns going first; the bench prints the machine (CPU,
+run times every query once on every system, interleaved, in a shuffled order; the bench prints the machine (CPU,
 cores, load average before and after), the median of the runs' p50/p95 with every run's value,
 and the ratios, each computed inside one run.
 
@@ -29,6 +29,7 @@ Usage: cd bench && ../.venv/bin/python search.py [--reports 100000] [--runs 3]
 from __future__ import annotations
 
 import argparse
+import random
 import shutil
 import sqlite3
 import statistics
@@ -318,11 +319,12 @@ def measure(args: argparse.Namespace, queries: list[str], engine: SqliteEngine, 
     ratios: dict[str, dict[str, list[float]]] = {s: {"p50": [], "p95": []} for s in systems if s != "engine"}
     for _ in range(args.runs):
         times: dict[str, list[float]] = {s: [] for s in systems}
-        names = list(systems)
         for i, q in enumerate(queries):
-            # The systems take turns going first: the one that reads a query's pages first pays
-            # for the cold cache, and the others would profit from it.
-            for name in names[i % len(names):] + names[:i % len(names)]:
+            # The systems run in a shuffled order (the same in every invocation): the one that reads
+            # a query's pages first pays for the cold cache, and the one right after it profits.
+            names = list(systems)
+            random.Random(i).shuffle(names)
+            for name in names:
                 t0 = time.perf_counter()
                 systems[name](q)
                 times[name].append((time.perf_counter() - t0) * 1000)
