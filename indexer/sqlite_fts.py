@@ -72,8 +72,9 @@ CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
     f_title, f_content, f_address, f_answer, f_sender, pairs,
     tokenize = "unicode61 remove_diacritics 0 tokenchars '_'");
 """
-# The columns of a document that searches filter, count and order by, kept with each match.
-NARROW = "field, ward_code, province_code, status, type, month, submitted_ts, sender_phone"
+# The columns of a document that searches count and order by, kept with each candidate (filters
+# read the covering index ix_docs_facets as the candidates are read).
+NARROW = "field, ward_code, status, type, month, submitted_ts"
 FACET_COLUMNS = {"field": "d.field", "region": "d.ward_code", "status": "d.status",
                  "type": "d.type", "month": "d.month"}
 
@@ -457,8 +458,8 @@ class SqliteEngine(SearchEngine):
         insert = (f"INSERT INTO {table} SELECT {sign} * d.id, " + ", ".join(f"d.{c}" for c in NARROW.split(", "))
                   + f", ? FROM {source} WHERE {where} ORDER BY {order} LIMIT ?")
         limit = -1 if bound is None else bound + 1
-        conn.execute(insert, [0, *([_match_expression(terms, query.any_words)] if terms else []), *params, limit])
-        count = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        count = conn.execute(insert, [0, *([_match_expression(terms, query.any_words)] if terms else []),
+                                      *params, limit]).rowcount
         near = _all_but_one(terms) if terms and query.any_words and bound is not None and count > bound else None
         if near:
             # Any-word results past the bound are ranked among the newest matches holding every word
@@ -470,7 +471,7 @@ class SqliteEngine(SearchEngine):
             conn.execute(insert.replace(" ORDER BY", " AND fts.rowid BETWEEN ? AND ? ORDER BY")
                          + " ON CONFLICT(id) DO UPDATE SET tier = 1",
                          [1, near, *params, min(first, reach), max(first, reach), limit])
-            count = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            count = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # upserts are not new rows
         if bound is not None and count > bound:  # more than the bound: "more than bound"
             # Keys grow in reading order: drop the last read (of the lowest tier).
             if near:
@@ -495,7 +496,8 @@ class SqliteEngine(SearchEngine):
                 table = "mf"
             counted = conn.execute(f"SELECT {column}, count(*) FROM {table} AS d WHERE {column} IS NOT NULL "
                                    f"GROUP BY {column}").fetchall()
-            if name == "region":  # a legacy place counts under each current ward it maps to
+            if name == "region" and conn.execute("SELECT 1 FROM doc_wards LIMIT 1").fetchone():
+                # a legacy place counts under each current ward it maps to
                 merged = dict(counted)
                 # the few candidates without a current ward drive the join (not every legacy row)
                 for ward, n in conn.execute(f"SELECT w.ward, count(*) FROM {table} AS d CROSS JOIN doc_wards w "
