@@ -413,7 +413,7 @@ class SqliteEngine(SearchEngine):
             # documents.
             page = []
             if total and query.offset < total:
-                sql, params = self._ordered(conn, query, terms)
+                sql, params = self._ranked(conn, query, terms)
                 page = conn.execute(sql + " LIMIT ? OFFSET ?", [*params, query.per_page, query.offset]).fetchall()
             raws = dict(conn.execute(
                 f"SELECT id, doc FROM docs WHERE id IN ({','.join('?' * len(page))})",
@@ -439,7 +439,8 @@ class SqliteEngine(SearchEngine):
         order whichever way the lists are read (appending to a B-tree is the cheap insert).
         """
         where, params = self._filters(query, skip=skip)
-        direction = "ASC" if _sign(query) == 1 else "DESC"
+        sign = _sign(query)
+        direction = "ASC" if sign == 1 else "DESC"
         by_json = query.deadline_before is not None or query.published_after is not None
         if terms:
             covering = not by_json and conn.execute(
@@ -454,7 +455,6 @@ class SqliteEngine(SearchEngine):
         bound = query.total_bound
         conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table}(id INTEGER PRIMARY KEY, {NARROW}, tier INTEGER)")
         conn.execute(f"DELETE FROM {table}")
-        sign = _sign(query)
         insert = (f"INSERT INTO {table} SELECT {sign} * d.id, " + ", ".join(f"d.{c}" for c in NARROW.split(", "))
                   + f", ? FROM {source} WHERE {where} ORDER BY {order} LIMIT ?")
         limit = -1 if bound is None else bound + 1
@@ -508,7 +508,7 @@ class SqliteEngine(SearchEngine):
         return facets, exact
 
     @staticmethod
-    def _ordered(conn: sqlite3.Connection, query: SearchQuery, terms: list[Term]) -> tuple[str, list[Any]]:
+    def _ranked(conn: sqlite3.Connection, query: SearchQuery, terms: list[Term]) -> tuple[str, list[Any]]:
         """SELECT of the candidates' (id, bm25) in the query's order (``_candidates`` run first)."""
         sort, sign = query.effective_sort, _sign(query)
         if sort == "relevance" and terms:
@@ -535,7 +535,7 @@ class SqliteEngine(SearchEngine):
             conn.execute("DROP TABLE IF EXISTS temp.scan")
             conn.execute("CREATE TEMP TABLE scan(pos INTEGER PRIMARY KEY, id INTEGER, score REAL)")
             if total:
-                sql, params = self._ordered(conn, query, terms)
+                sql, params = self._ranked(conn, query, terms)
                 conn.execute(f"INSERT INTO scan(id, score) {sql}", params)
             last = 0
             while True:

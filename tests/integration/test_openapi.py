@@ -153,6 +153,7 @@ def test_search_answers_conform(client, conforms, published):
     ("get", "/api/v1/reports?to=9999-12-31", None, "bad_date", "to"),          # was a 500 (date overflow)
     ("get", "/api/v1/reports?page=100000000000000000000", None, "page_too_deep", "page"),  # was a 500
     ("get", "/api/v1/reports?page=101&per_page=100", None, "page_too_deep", "page"),  # past Elasticsearch's window
+    ("get", "/api/v1/reports?page=334&per_page=30", None, "page_too_deep", "page"),  # from + size past the window
     ("get", "/api/v1/reports?page=0", None, "invalid_parameter", "page"),
     ("get", "/api/v1/reports?per_page=101", None, "per_page_too_large", "per_page"),
     ("get", "/api/v1/reports?sort=best", None, "invalid_parameter", "sort"),

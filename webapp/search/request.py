@@ -45,8 +45,6 @@ KEPT_PARAMS = (*FILTER_PARAMS, "sort", "per_page")           # a shareable searc
 PAGE_PARAMS = (*KEPT_PARAMS, "page")                         # one page of it: pages, API, pager links
 
 MAX_QUERY_LENGTH = 200
-# Results reachable by paging (Elasticsearch's default index.max_result_window; huge offsets also
-# overflow SQLite). Nobody reads further page by page; the exports give every result.
 # Dates outside these years are typing mistakes, and the far ends overflow date arithmetic.
 MIN_YEAR, MAX_YEAR = 1900, 2999
 SIMILAR_SIZE = 5
@@ -319,9 +317,11 @@ class SearchRequest:
         if query.per_page < 1 or query.per_page > MAX_PER_PAGE:
             raise self._error("per_page_too_large" if query.per_page > MAX_PER_PAGE else "invalid_parameter",
                               _("Số kết quả mỗi trang phải từ 1 đến %(n)d.", n=MAX_PER_PAGE), "per_page")
-        # Pages reach as far as a search counts and ranks (SEARCH_TOTAL_BOUND); exports hold the rest.
+        # Pages reach as far as a search counts and ranks (SEARCH_TOTAL_BOUND, at most Elasticsearch's
+        # max_result_window, which from + size may not pass; huge offsets also overflow SQLite); the
+        # first page is always there. Nobody reads further page by page: the exports give every result.
         query.total_bound = current_app.config["SEARCH_TOTAL_BOUND"]
-        if query.offset >= query.total_bound:
+        if query.page > 1 and query.page * query.per_page > query.total_bound:
             raise self._error("page_too_deep", _("Chỉ xem được %(n)d kết quả đầu tiên theo trang; hãy lọc hẹp hơn "
                                                  "hoặc tải tệp xuất (CSV, JSON).", n=query.total_bound), "page")
         if self.suggest:  # one small page, no facets
