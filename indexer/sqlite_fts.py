@@ -52,14 +52,23 @@ CREATE TABLE IF NOT EXISTS docs(
     id INTEGER PRIMARY KEY, revision INTEGER NOT NULL, type TEXT, status TEXT, field TEXT,
     ward_code INTEGER, province_code INTEGER, month TEXT, submitted_ts INTEGER,
     sender_phone TEXT, doc TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS ix_docs_submitted ON docs(submitted_ts, id);
 CREATE INDEX IF NOT EXISTS ix_docs_phone ON docs(sender_phone);
-CREATE INDEX IF NOT EXISTS ix_docs_ward ON docs(ward_code);
 CREATE INDEX IF NOT EXISTS ix_docs_province ON docs(province_code);
-CREATE INDEX IF NOT EXISTS ix_docs_field ON docs(field);
-CREATE INDEX IF NOT EXISTS ix_docs_status ON docs(status);
-CREATE INDEX IF NOT EXISTS ix_docs_type ON docs(type);
-CREATE INDEX IF NOT EXISTS ix_docs_month ON docs(month);
+DROP INDEX IF EXISTS ix_docs_submitted;
+DROP INDEX IF EXISTS ix_docs_ward;
+DROP INDEX IF EXISTS ix_docs_field;
+DROP INDEX IF EXISTS ix_docs_status;
+DROP INDEX IF EXISTS ix_docs_type;
+DROP INDEX IF EXISTS ix_docs_month;
+-- A filter reads its own index, which holds the candidates' narrow columns (NARROW) in report
+-- number order: a filtered search never reads the wide rows (the single-column indexes above,
+-- replaced by these, made it read one row per match).
+CREATE INDEX IF NOT EXISTS ix_docs_by_submitted ON docs(submitted_ts, id, field, ward_code, status, type, month);
+CREATE INDEX IF NOT EXISTS ix_docs_by_ward ON docs(ward_code, id, field, status, type, month, submitted_ts);
+CREATE INDEX IF NOT EXISTS ix_docs_by_field ON docs(field, id, ward_code, status, type, month, submitted_ts);
+CREATE INDEX IF NOT EXISTS ix_docs_by_status ON docs(status, id, field, ward_code, type, month, submitted_ts);
+CREATE INDEX IF NOT EXISTS ix_docs_by_type ON docs(type, id, field, ward_code, status, month, submitted_ts);
+CREATE INDEX IF NOT EXISTS ix_docs_by_month ON docs(month, id, field, ward_code, status, type, submitted_ts);
 CREATE INDEX IF NOT EXISTS ix_docs_facets ON docs(
     id, submitted_ts, field, ward_code, province_code, status, type, month, sender_phone);
 INSERT OR IGNORE INTO meta VALUES ('generation', '0');
@@ -443,8 +452,7 @@ class SqliteEngine(SearchEngine):
         direction = "ASC" if sign == 1 else "DESC"
         by_json = query.deadline_before is not None or query.published_after is not None
         if terms:
-            covering = not by_json and conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'ix_docs_facets'").fetchone()
+            covering = not by_json and _has_index(conn, "ix_docs_facets")
             # The narrow columns from the covering index (an index file written before that index
             # existed gets it at its next write; until then, from the rows).
             source = "fts CROSS JOIN docs d " + ("INDEXED BY ix_docs_facets " if covering else "") + "ON d.id = fts.rowid"
@@ -452,6 +460,15 @@ class SqliteEngine(SearchEngine):
             order = f"fts.rowid {direction}"
         else:
             source, order = "docs d", f"d.id {direction}"
+            if (query.total_bound is not None and not by_json and _dates_only(query, skip)
+                    and _has_index(conn, "ix_docs_by_submitted")):
+                # A date range alone: its index gives the matches in date order, to be sorted by
+                # report number. When more than the bound match, reading the narrow index newest
+                # first stops at the bound instead (report numbers follow dates).
+                probe = conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM docs d INDEXED BY ix_docs_by_submitted "
+                                     f"WHERE {where} LIMIT ?)", [*params, query.total_bound + 1]).fetchone()[0]
+                if probe > query.total_bound:
+                    source = "docs d INDEXED BY ix_docs_facets"
         bound = query.total_bound
         conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table}(id INTEGER PRIMARY KEY, {NARROW}, tier INTEGER)")
         conn.execute(f"DELETE FROM {table}")
@@ -546,6 +563,20 @@ class SqliteEngine(SearchEngine):
                 last = rows[-1][0]
                 for _pos, raw in rows:
                     yield json.loads(raw)
+
+
+def _has_index(conn: sqlite3.Connection, name: str) -> bool:
+    """Whether the index file has index ``name`` (a file written by an older version gets its
+    indexes at its next write; until then the planner picks among those it has)."""
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)).fetchone() is not None
+
+
+def _dates_only(query: SearchQuery, skip: str | None) -> bool:
+    """Whether the date range is the only filter of ``query`` (but ``skip``'s) that an index serves."""
+    others = {"region": bool(query.wards or query.provinces), "field": bool(query.fields),
+              "type": bool(query.types), "status": bool(query.statuses)}
+    return ((query.date_from is not None or query.date_to is not None) and not query.phone
+            and query.units is None and not any(on for name, on in others.items() if name != skip))
 
 
 def _sign(query: SearchQuery) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
@@ -255,11 +255,19 @@ def test_a_bounded_search_says_more_than_the_bound_and_stays_within_the_matches(
     # Without words, too.
     browse = engine.search(SearchQuery(total_bound=20))
     assert (browse.total, browse.total_exact) == (20, False)
+    # A date range alone, past the bound and within it (the embedded engine reads another index
+    # for each).
+    first_days = {i for i in range(1, 36) if 1 + i % 28 < 10}  # submitted 1–9 March 2025
+    days = SearchQuery(date_from=datetime(2025, 3, 1, tzinfo=UTC), date_to=datetime(2025, 3, 10, tzinfo=UTC),
+                       per_page=20)
+    past = engine.search(replace(days, total_bound=4))
+    assert (past.total, past.total_exact) == (4, False) and set(ids(past)) <= first_days
+    within = engine.search(replace(days, total_bound=20))
+    assert (within.total, within.total_exact) == (len(first_days), True) and set(ids(within)) == first_days
     assert len(list(engine.scan(SearchQuery(q="ngập nước", total_bound=5)))) == 30
 
 
 def test_published_after_keeps_documents_published_later(engine):
-    from datetime import UTC
 
     engine.bulk_upsert([doc(1, "Công khai sớm", published_at="2025-03-01T10:00:00+00:00"),
                         doc(2, "Công khai muộn", published_at="2025-03-01T10:00:01.250000+00:00"),
@@ -290,7 +298,6 @@ def test_facets_count_and_ignore_their_own_filter(engine):
 def test_facets_of_a_word_search_follow_every_other_filter(engine):
     """Dates, publication time and the region's province apply to the total and to every facet;
     a document without a ward is counted in the total but in no region."""
-    from datetime import UTC
 
     engine.bulk_upsert([
         doc(1, "ngập", day=2, published_at="2025-03-05T00:00:00+00:00"),
@@ -380,7 +387,6 @@ def test_documents_without_sender_fields_are_accepted(engine):
 
 def test_staff_scope_filters_by_unit_and_deadline(engine):
     """The staff index's documents carry the assigned units and the deadline (build_staff_document)."""
-    from datetime import UTC
 
     extra = {"confidential": False, "published": False, "answer_state": None}
     engine.bulk_upsert([

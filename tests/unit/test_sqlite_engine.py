@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from datetime import UTC, datetime
 
 from indexer.query import SearchQuery
 from indexer.sqlite_fts import SqliteEngine
@@ -109,17 +110,28 @@ def test_searches_in_several_threads_each_answer_correctly(tmp_path):
     assert set(answers) == {(40, 10)} and len(answers) == 80
 
 
-def test_an_index_file_written_before_the_narrow_index_answers_the_same(tmp_path):
+def test_an_index_file_written_before_the_narrow_indexes_answers_the_same_and_gets_them_at_its_next_write(tmp_path):
     engine = SqliteEngine(tmp_path / "search.sqlite3", cache_size=0)
     engine.bulk_upsert([_doc(1), _doc(2, title="Mất điện cả khu phố"), _doc(3)])
     query = SearchQuery(q="ngap nuoc", statuses=["accepted"])
-    before = engine.search(query)
-    with sqlite3.connect(engine.path) as conn:  # an index file from before ix_docs_facets
-        conn.execute("DROP INDEX ix_docs_facets")
-    after = SqliteEngine(engine.path, cache_size=0).search(query)
+    dates = SearchQuery(date_from=datetime(2026, 5, 1, tzinfo=UTC), date_to=datetime(2026, 5, 2, tzinfo=UTC),
+                        total_bound=2)
+    before, before_dates = engine.search(query), engine.search(dates)
+    old = ["ix_docs_facets", *(f"ix_docs_by_{c}" for c in ("submitted", "ward", "field", "status", "type", "month"))]
+    with sqlite3.connect(engine.path) as conn:  # an index file from before the narrow indexes
+        for name in old:
+            conn.execute(f"DROP INDEX {name}")
+        conn.execute("CREATE INDEX ix_docs_submitted ON docs(submitted_ts, id)")
+    after, after_dates = SqliteEngine(engine.path, cache_size=0).search(query), engine.search(dates)
     assert (after.total, [h.id for h in after.hits], after.facets) == \
         (before.total, [h.id for h in before.hits], before.facets) == (3, [3, 1, 2], after.facets)  # ties: newest, then highest id
     assert dict(after.facets["status"]) == {"accepted": 3}
+    assert (after_dates.total, after_dates.total_exact, [h.id for h in after_dates.hits]) == \
+        (before_dates.total, before_dates.total_exact, [h.id for h in before_dates.hits]) == (2, False, [3, 2])
+    engine.bulk_upsert([_doc(4)])
+    with sqlite3.connect(engine.path) as conn:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert set(old) <= names and "ix_docs_submitted" not in names
 
 
 def test_past_its_bound_the_embedded_engine_ranks_and_counts_the_newest_matches(tmp_path):
