@@ -14,6 +14,12 @@ class EngineUnavailable(RuntimeError):  # noqa: N818 - reads as a state, used ac
     """The search engine cannot be reached or refused to work; the caller degrades with a message."""
 
 
+def falls_back(query: SearchQuery) -> bool:
+    """Whether ``query``, finding nothing, is run again matching any word (``SearchEngine.search``):
+    an engine may then skip the facets and the page of its empty first answer."""
+    return not query.any_words and len(analyze(query.q)) > 1
+
+
 class SearchEngine(ABC):
     """Index of public report documents (built by ``indexer.documents``)."""
 
@@ -48,7 +54,7 @@ class SearchEngine(ABC):
         is it run again matching any word, and the result says so (``any_words``).
         """
         result = self._search(query)
-        if result.total == 0 and not query.any_words and len(analyze(query.q)) > 1:
+        if result.total == 0 and falls_back(query):
             result = self._search(replace(query, any_words=True))
         return result
 

@@ -4,7 +4,9 @@ FTS5's ``unicode61`` tokenizer does not fold "đ", so folding is done here in Py
 is stored twice (lower-case with diacritics, and folded), plus the folded adjacent-syllable pairs.
 A query matches the folded columns (all words, or any word in the fallback); bm25 ranks, and
 matches in the diacritic columns and in the pairs column add to the score, so "ngập nước" typed
-with its marks ranks exact, adjacent matches first.
+with its marks ranks exact, adjacent matches first. The filters a report is found by (field,
+region, status, type, unit) are tokens of a last column, ``tags``, so that FTS5 applies them as it
+reads the posting lists, the way a search engine filters by term; that column weighs nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from indexer.engine import EngineUnavailable, SearchEngine
+from indexer.engine import EngineUnavailable, SearchEngine, falls_back
 from indexer.query import (
     WORD,
     Hit,
@@ -37,8 +39,8 @@ from indexer.text import fold, nfc
 
 SCHEMA_VERSION = "1"
 TEXT_FIELDS = ("title", "content", "address", "answer", "sender")
-# bm25 weights by column: exact columns, folded columns, pairs (same order as the table).
-WEIGHTS = (3.0, 1.0, 1.5, 0.5, 2.0, 3.0, 1.0, 1.5, 0.5, 2.0, 1.0)
+# bm25 weights by column: exact columns, folded columns, pairs, tags (same order as the table).
+WEIGHTS = (3.0, 1.0, 1.5, 0.5, 2.0, 3.0, 1.0, 1.5, 0.5, 2.0, 1.0, 0.0)
 # An any-word search past its bound looks for reports holding every word but one within this many
 # times the span of report numbers its newest matches cover (docs/search.md).
 NEAR_SPAN = 4
@@ -78,12 +80,14 @@ CREATE TABLE IF NOT EXISTS doc_wards(ward INTEGER NOT NULL, id INTEGER NOT NULL,
 CREATE INDEX IF NOT EXISTS ix_doc_wards_id ON doc_wards(id);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
     title, content, address, answer, sender,
-    f_title, f_content, f_address, f_answer, f_sender, pairs,
+    f_title, f_content, f_address, f_answer, f_sender, pairs, tags,
     tokenize = "unicode61 remove_diacritics 0 tokenchars '_'");
 """
 # The columns of a document that searches count and order by, kept with each candidate (filters
 # read the covering index ix_docs_facets as the candidates are read).
 NARROW = "field, ward_code, status, type, month, submitted_ts"
+FTS_COLUMNS = ("title", "content", "address", "answer", "sender", "f_title", "f_content", "f_address",
+               "f_answer", "f_sender", "pairs", "tags")
 FACET_COLUMNS = {"field": "d.field", "region": "d.ward_code", "status": "d.status",
                  "type": "d.type", "month": "d.month"}
 
@@ -98,7 +102,36 @@ def _fts_row(doc: dict[str, Any]) -> tuple[str, ...]:
     exact = [" ".join(_words(texts[f])) for f in TEXT_FIELDS]
     folded = [" ".join(fold(w) for w in _words(texts[f])) for f in TEXT_FIELDS]
     pair_tokens = [p for f in ("title", "content", "address", "answer") for p in text_pairs(texts[f] or "")]
-    return (*exact, *folded, " ".join(pair_tokens))
+    return (*exact, *folded, " ".join(pair_tokens), " ".join(_doc_tags(doc)))
+
+
+# -- filters as tokens -------------------------------------------------------------------------
+# The kinds of tag, by the filter that asks for them (a legacy place is tagged with each current
+# ward it maps to, so that the region filter finds it as the SQL one does through doc_wards).
+TAGGED = {"field": "f", "status": "s", "type": "t", "ward": "w", "province": "p", "unit": "u"}
+
+
+def _tag(kind: str, value: Any) -> str:
+    """The token of one filter value: its kind and the hex of its text, which no tokenizer splits
+    and no word of a report can be (the words are never matched in the tags column anyway)."""
+    return f"{TAGGED[kind]}_{str(value).encode().hex()}"
+
+
+def _doc_tags(doc: dict[str, Any]) -> list[str]:
+    tags = [_tag(kind, doc.get(key)) for kind, key in
+            (("field", "field"), ("status", "status"), ("type", "type"), ("ward", "ward_code"),
+             ("province", "province_code")) if doc.get(key) is not None]
+    tags += [_tag("ward", ward) for ward in doc.get("legacy_wards") or ()]
+    tags += [_tag("unit", unit) for unit in doc.get("units") or ()]
+    return tags
+
+
+def _tags_of(kind: str, values: Iterable[Any]) -> str:
+    return "(" + " OR ".join(_quote(_tag(kind, v)) for v in values) + ")"
+
+
+def _with_tags(expression: str | None, tags: str) -> str | None:
+    return None if expression is None else f"({expression}) AND {tags}"
 
 
 def _bump_generation(conn: sqlite3.Connection) -> None:
@@ -226,6 +259,9 @@ class SqliteEngine(SearchEngine):
         """Write ``docs``; returns (accepted, changed): a revision the index already holds is accepted
         without a change."""
         done = changed = 0
+        # An index file made before the tags column keeps its layout until it is rebuilt.
+        columns = FTS_COLUMNS if _tagged(conn) else FTS_COLUMNS[:-1]
+        insert_fts = f"INSERT INTO fts(rowid, {', '.join(columns)}) VALUES (?{',?' * len(columns)})"
         for doc in docs:
             if versioned:
                 row = conn.execute("SELECT revision FROM docs WHERE id = ?", (doc["id"],)).fetchone()
@@ -244,9 +280,7 @@ class SqliteEngine(SearchEngine):
                 (doc["id"], doc["revision"], doc["type"], doc["status"], doc["field"], doc.get("ward_code"),
                  doc["province_code"], doc["month"], _epoch(doc["submitted_at"]), doc.get("sender_phone"),
                  json.dumps(doc, ensure_ascii=False)))
-            conn.execute("INSERT INTO fts(rowid, title, content, address, answer, sender, f_title, "
-                         "f_content, f_address, f_answer, f_sender, pairs) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                         (doc["id"], *_fts_row(doc)))
+            conn.execute(insert_fts, (doc["id"], *_fts_row(doc)[:len(columns)]))
             conn.executemany("INSERT OR IGNORE INTO doc_wards VALUES (?, ?)",
                              [(ward, doc["id"]) for ward in doc.get("legacy_wards") or ()])
             conn.executemany("INSERT OR IGNORE INTO doc_units VALUES (?, ?)",
@@ -358,7 +392,9 @@ class SqliteEngine(SearchEngine):
             return {"engine": self.name, "ok": False, "path": str(self.path), "error": str(exc)}
 
     @staticmethod
-    def _filters(query: SearchQuery, skip: str | None = None) -> tuple[str, list[Any]]:
+    def _filters(query: SearchQuery, skip: str | None = None, tagged: bool = False) -> tuple[str, list[Any]]:
+        """The SQL condition of ``query``'s filters but ``skip``'s, on the rows of ``docs d``; with
+        ``tagged``, without those that ``_tag_expression`` applies in the MATCH."""
         clauses: list[str] = []
         params: list[Any] = []
 
@@ -366,6 +402,9 @@ class SqliteEngine(SearchEngine):
             clauses.append(f"{column} IN ({','.join('?' * len(values))})")
             params.extend(values)
 
+        if tagged:
+            query = replace(query, wards=[], provinces=[], fields=[], types=[], statuses=[],
+                            units=None if query.units else query.units)
         if skip != "region" and (query.wards or query.provinces):
             parts = []
             if query.wards:
@@ -409,6 +448,21 @@ class SqliteEngine(SearchEngine):
             params.append(int(query.published_after.timestamp() * 1000))
         return (" AND ".join(clauses) or "1"), params
 
+    @staticmethod
+    def _tag_expression(query: SearchQuery, skip: str | None = None) -> str | None:
+        """The filters of ``query`` but ``skip``'s that the tags column answers, as an FTS5
+        expression (None when there are none); ``_filters(tagged=True)`` leaves them out."""
+        groups = []
+        if skip != "region" and (query.wards or query.provinces):
+            groups.append("(" + " OR ".join([_quote(_tag("ward", w)) for w in query.wards]
+                                            + [_quote(_tag("province", p)) for p in query.provinces]) + ")")
+        for name, values in (("field", query.fields), ("type", query.types), ("status", query.statuses)):
+            if skip != name and values:
+                groups.append(_tags_of(name, values))
+        if query.units:  # the staff scope (an empty one matches nothing, in SQL)
+            groups.append(_tags_of("unit", query.units))
+        return "tags : (" + " AND ".join(groups) + ")" if groups else None
+
     def _search(self, query: SearchQuery) -> SearchResult:
         terms = analyze(query.q)
         with self._reader() as conn:
@@ -417,6 +471,8 @@ class SqliteEngine(SearchEngine):
             if cached is not None:
                 return cached
             total, exact = self._candidates(conn, query, terms)
+            if total == 0 and falls_back(query):  # this answer is replaced by the any-word one
+                return SearchResult(total=0, hits=[], facets={}, total_exact=exact)
             facets, facets_exact = self._facets(conn, query, terms, exact) if query.facets else ({}, True)
             # The page's ids first (ordering reads the candidates' narrow columns), then only their
             # documents.
@@ -451,7 +507,15 @@ class SqliteEngine(SearchEngine):
         sign = _sign(query)
         direction = "ASC" if sign == 1 else "DESC"
         by_json = query.deadline_before is not None or query.published_after is not None
+        match = near = None
         if terms:
+            match = _match_expression(terms, query.any_words)
+            if query.any_words and query.total_bound is not None:
+                near = _all_but_one(terms)
+            if _tagged(conn):  # the filters that are tags apply in the MATCH, as FTS5 reads the lists
+                where, params = self._filters(query, skip=skip, tagged=True)
+                tags = self._tag_expression(query, skip)
+                match, near = (_with_tags(match, tags), _with_tags(near, tags)) if tags else (match, near)
             covering = not by_json and _has_index(conn, "ix_docs_facets")
             # The narrow columns from the covering index (an index file written before that index
             # existed gets it at its next write; until then, from the rows).
@@ -475,10 +539,8 @@ class SqliteEngine(SearchEngine):
         insert = (f"INSERT INTO {table} SELECT {sign} * d.id, " + ", ".join(f"d.{c}" for c in NARROW.split(", "))
                   + f", ? FROM {source} WHERE {where} ORDER BY {order} LIMIT ?")
         limit = -1 if bound is None else bound + 1
-        count = conn.execute(insert, [0, *([_match_expression(terms, query.any_words)] if terms else []),
-                                      *params, limit]).rowcount
-        near = _all_but_one(terms) if terms and query.any_words and bound is not None and count > bound else None
-        if near:
+        count = conn.execute(insert, [0, *([match] if terms else []), *params, limit]).rowcount
+        if near and count > bound:
             # Any-word results past the bound are ranked among the newest matches holding every word
             # but one (tier 1), then the newest of the rest (tier 0), not among the newest alone.
             # Those are looked for within NEAR_SPAN times the report numbers the candidates span,
@@ -524,18 +586,24 @@ class SqliteEngine(SearchEngine):
             facets[name] = _ordered((str(value), n) for value, n in counted)
         return facets, exact
 
-    @staticmethod
-    def _ranked(conn: sqlite3.Connection, query: SearchQuery, terms: list[Term]) -> tuple[str, list[Any]]:
+    @classmethod
+    def _ranked(cls, conn: sqlite3.Connection, query: SearchQuery, terms: list[Term]) -> tuple[str, list[Any]]:
         """SELECT of the candidates' (id, bm25) in the query's order (``_candidates`` run first)."""
         sort, sign = query.effective_sort, _sign(query)
         if sort == "relevance" and terms:
-            # bm25 on the candidates only; the rowid range lets FTS5 skip the rest of each list.
+            # bm25 on the candidates only; the rowid range lets FTS5 skip the rest of each list, and
+            # the filters' tags the rows that no filter lets through (the tags column weighs 0).
             low, high = sorted(sign * key for key in conn.execute("SELECT min(id), max(id) FROM m").fetchone())
-            weights = ", ".join(str(w) for w in WEIGHTS)
-            return (f"SELECT fts.rowid, bm25(fts, {weights}) AS score FROM fts CROSS JOIN m ON m.id = {sign} * fts.rowid "
-                    "WHERE fts MATCH ? AND fts.rowid BETWEEN ? AND ? "
+            scored, weights = _scored_expression(terms, query.any_words), WEIGHTS
+            if _tagged(conn):
+                tags = cls._tag_expression(query)
+                scored = _with_tags(scored, tags) if tags else scored
+            else:
+                weights = WEIGHTS[:-1]
+            return (f"SELECT fts.rowid, bm25(fts, {', '.join(map(str, weights))}) AS score FROM fts CROSS JOIN m "
+                    f"ON m.id = {sign} * fts.rowid WHERE fts MATCH ? AND fts.rowid BETWEEN ? AND ? "
                     "ORDER BY score ASC, m.submitted_ts DESC, fts.rowid DESC",
-                    [_scored_expression(terms, query.any_words), low, high])
+                    [scored, low, high])
         # Words that are all punctuation ("???") leave no terms: ranked by date.
         order = "submitted_ts ASC, doc_id ASC" if sort == "oldest" else "submitted_ts DESC, doc_id DESC"
         return f"SELECT {sign} * id AS doc_id, 0 FROM m ORDER BY {order}", []
@@ -563,6 +631,12 @@ class SqliteEngine(SearchEngine):
                 last = rows[-1][0]
                 for _pos, raw in rows:
                     yield json.loads(raw)
+
+
+def _tagged(conn: sqlite3.Connection) -> bool:
+    """Whether the index file's FTS table has the tags column (files made before it answer the
+    same, filtering in SQL, until ``flask index rebuild`` remakes them)."""
+    return conn.execute("SELECT 1 FROM pragma_table_info('fts') WHERE name = 'tags'").fetchone() is not None
 
 
 def _has_index(conn: sqlite3.Connection, name: str) -> bool:

@@ -180,3 +180,46 @@ def test_past_its_bound_an_any_word_search_ranks_the_reports_holding_all_words_b
     many = engine.search(SearchQuery(q="mất điện hòa hội tối", total_bound=10))
     assert many.total == 10 and not many.total_exact
     assert {h.id for h in many.hits} == set(range(110, 120))
+
+
+def _old_layout(engine: SqliteEngine) -> None:
+    """Make ``engine``'s file an index file from before the tags column (FTS5 cannot drop one)."""
+    with sqlite3.connect(engine.path) as conn:
+        conn.execute("DROP TABLE fts")
+        conn.execute("CREATE VIRTUAL TABLE fts USING fts5(title, content, address, answer, sender, f_title, f_content, "
+                     "f_address, f_answer, f_sender, pairs, tokenize = \"unicode61 remove_diacritics 0 tokenchars '_'\")")
+        conn.execute("DELETE FROM docs")
+
+
+def test_filters_answered_by_the_tags_column_answer_as_the_sql_filters_of_an_older_index_file(tmp_path):
+    """Field, region (with a legacy place mapped to the ward), status, type and unit filters are
+    tokens of the FTS table's tags column; a file made before that column filters in SQL, and
+    both give the same totals, pages and facets, for all words and for the any-word fallback."""
+    fields, statuses = ["giao-thong", "moi-truong", "y-te"], ["accepted", "answered", "closed"]
+    docs = [{**_doc(i, title=f"Đường ngập nước điểm {i}" if i % 4 else f"Mất điện khu phố {i}"),
+             "field": fields[i % 3], "status": statuses[i % 5 % 3], "type": "idea" if i % 7 == 0 else "pakn",
+             "ward_code": None if i % 6 == 0 else 25450 + i % 2, "legacy_wards": [25451] if i % 6 == 0 else [],
+             "units": [i % 3 + 1], "submitted_at": f"2026-05-{1 + i % 28:02d}T03:00:00+00:00"}
+            for i in range(1, 60)]
+    tagged, old = SqliteEngine(tmp_path / "tagged.sqlite3", cache_size=0), SqliteEngine(tmp_path / "old.sqlite3", cache_size=0)
+    tagged.bulk_upsert(docs)
+    old.ensure_index()
+    _old_layout(old)
+    old.bulk_upsert(docs)  # written in the old layout
+    queries = [SearchQuery(q="ngập nước", fields=["y-te"]), SearchQuery(q="ngap nuoc", wards=[25451]),
+               SearchQuery(q="ngập nước", statuses=["closed", "accepted"], types=["pakn"]),
+               SearchQuery(q="nước", provinces=[80], fields=["giao-thong", "y-te"], total_bound=5),
+               SearchQuery(q="mất điện", units=(2,)), SearchQuery(q="mất điện", units=()),
+               SearchQuery(q="điện nước đường", fields=["moi-truong"], total_bound=4, per_page=50),
+               SearchQuery(q="mất nước", wards=[25450], sort="newest")]
+    for query in queries:
+        a, b = tagged.search(query), old.search(query)
+        assert (a.total, a.total_exact, a.any_words, a.facets) == (b.total, b.total_exact, b.any_words, b.facets), query
+        assert {h.id for h in a.hits} == {h.id for h in b.hits}, query
+    legacy = tagged.search(SearchQuery(q="ngap nuoc", wards=[25451], per_page=50))
+    assert {h.id for h in legacy.hits} == {i for i in range(1, 60) if i % 6 == 0 or i % 2 == 1}  # 25451, or legacy
+    assert tagged.search(SearchQuery(q="mất điện", units=())).total == 0
+    # A tag is never matched by the words a user types.
+    with sqlite3.connect(tagged.path) as conn:
+        tag = conn.execute("SELECT tags FROM fts WHERE rowid = 1").fetchone()[0].split()[0]
+    assert tag.startswith("f_") and tagged.search(SearchQuery(q=tag)).total == 0
