@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -44,7 +45,9 @@ WEIGHTS = (3.0, 1.0, 1.5, 0.5, 2.0, 3.0, 1.0, 1.5, 0.5, 2.0, 1.0, 0.0)
 # An any-word search past its bound looks for reports holding every word but one within this many
 # times the span of report numbers its newest matches cover (docs/search.md).
 NEAR_SPAN = 4
-PAIR_BOOST = 2  # whole numbers: a boost is a group written that many times
+# Whole numbers: a boost is a group written that many times (a column weight would not do: bm25
+# saturates a phrase's weighted frequency, so doubling a weight does not double a score).
+PAIR_BOOST = 2
 EXACT_BOOST = 1
 
 SCHEMA = f"""
@@ -158,7 +161,7 @@ def _all_but_one(terms: list[Term]) -> str | None:
     return "{f_title f_content f_address f_answer f_sender} : (" + " OR ".join(alternatives) + ")"
 
 
-def _scored_expression(terms: list[Term], any_words: bool) -> str:
+def _scored_expression(terms: list[Term], any_words: bool, common: Iterable[str] = ()) -> str:
     """The expression whose bm25 ranks the candidates (rows already known to match M): M OR P… OR E….
 
     FTS5's bm25 is a sum over the expression's phrases, and a phrase a row does not hold adds
@@ -166,12 +169,19 @@ def _scored_expression(terms: list[Term], any_words: bool) -> str:
     + EXACT_BOOST·bm25(E), P the adjacent pairs and E the exact-diacritic words. The rows come from
     the candidates, so the boosts never widen the match; and each phrase is written no more often
     than its weight asks, since bm25 reads each phrase's whole posting list once per search (its IDF).
+
+    The ``common`` words (held by at least half the reports: ``_Frequencies``) are left out: FTS5
+    floors their IDF at 1e-6, so they weigh nothing, yet reading their lists ("đường" is in most
+    addresses) was most of the ranking's time. A word of an all-words match is left out only while
+    another remains, so that the expression still holds every candidate.
     """
-    groups = [_match_expression(terms, any_words)]
+    common = set(common)
+    kept = terms if any_words else [t for t in terms if not set(t.folded) <= common]
+    groups = [_match_expression(kept or terms, any_words)]
     query_pairs = pairs(terms)
     if query_pairs:
         groups += ["pairs : (" + " OR ".join(_quote(p) for p in query_pairs) + ")"] * PAIR_BOOST
-    exact = [e for t in terms for e in t.exact]
+    exact = [e for t in terms for e in t.exact if e not in common]
     if exact:
         groups += ["{title content address answer sender} : (" + " OR ".join(_quote(e) for e in exact) + ")"] * EXACT_BOOST
     return " OR ".join(f"({g})" for g in groups)
@@ -191,6 +201,7 @@ class SqliteEngine(SearchEngine):
         self.path = Path(path)
         self.busy_timeout = busy_timeout  # seconds a statement waits for another process's lock
         self._cache = _ResultCache(cache_size)
+        self._frequencies = _Frequencies()
         self._local = threading.local()  # this thread's read connection, and the file it opened
 
     # -- connections ------------------------------------------------------------------------
@@ -586,17 +597,18 @@ class SqliteEngine(SearchEngine):
             facets[name] = _ordered((str(value), n) for value, n in counted)
         return facets, exact
 
-    @classmethod
-    def _ranked(cls, conn: sqlite3.Connection, query: SearchQuery, terms: list[Term]) -> tuple[str, list[Any]]:
+    def _ranked(self, conn: sqlite3.Connection, query: SearchQuery, terms: list[Term]) -> tuple[str, list[Any]]:
         """SELECT of the candidates' (id, bm25) in the query's order (``_candidates`` run first)."""
         sort, sign = query.effective_sort, _sign(query)
         if sort == "relevance" and terms:
             # bm25 on the candidates only; the rowid range lets FTS5 skip the rest of each list, and
             # the filters' tags the rows that no filter lets through (the tags column weighs 0).
             low, high = sorted(sign * key for key in conn.execute("SELECT min(id), max(id) FROM m").fetchone())
-            scored, weights = _scored_expression(terms, query.any_words), WEIGHTS
+            words = {w for t in terms for w in (*t.folded, *t.exact)}
+            scored = _scored_expression(terms, query.any_words, self._frequencies.common(conn, self.path, words))
+            weights = WEIGHTS
             if _tagged(conn):
-                tags = cls._tag_expression(query)
+                tags = self._tag_expression(query)
                 scored = _with_tags(scored, tags) if tags else scored
             else:
                 weights = WEIGHTS[:-1]
@@ -660,6 +672,43 @@ def _sign(query: SearchQuery) -> int:
 
 def _ordered(counts: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
     return sorted(counts, key=lambda kv: (-kv[1], kv[0]))
+
+
+class _Frequencies:
+    """How many reports hold each word, per process: the words at least half the reports hold
+    weigh nothing in bm25 (``_scored_expression``). Counted once (FTS5's vocabulary table reads
+    the word's list) and kept for REFRESH seconds, or until a rebuild replaces the file; a word is
+    taken as common from COMMON of the reports, above FTS5's half, so that the count may be that
+    old and still never leave out a word that weighs."""
+
+    REFRESH = 60.0
+    COMMON = 0.6
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.file: tuple[int, int] | None = None
+        self.since = 0.0
+        self.reports = 0
+        self.docs: dict[str, int] = {}
+
+    def common(self, conn: sqlite3.Connection, path: Path, words: set[str]) -> set[str]:
+        st = os.stat(path)
+        with self.lock:
+            if self.file != (st.st_dev, st.st_ino) or time.monotonic() - self.since > self.REFRESH:
+                self.file, self.since = (st.st_dev, st.st_ino), time.monotonic()
+                self.reports = conn.execute("SELECT count(*) FROM docs").fetchone()[0]
+                self.docs = {}
+            missing = sorted(words - self.docs.keys())
+        if missing:
+            conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_vocab USING fts5vocab(main, 'fts', 'row')")
+            found = dict(conn.execute(f"SELECT term, doc FROM temp.fts_vocab WHERE term IN ({','.join('?' * len(missing))})",
+                                      missing).fetchall())
+            with self.lock:
+                if len(self.docs) > 10_000:  # a bounded memory: start again
+                    self.docs = {}
+                self.docs.update({w: found.get(w, 0) for w in missing})
+        with self.lock:
+            return {w for w in words if self.reports and self.docs.get(w, 0) >= self.COMMON * self.reports}
 
 
 class _ResultCache:

@@ -7,6 +7,8 @@ import sqlite3
 import threading
 from datetime import UTC, datetime
 
+import pytest
+
 from indexer.query import SearchQuery
 from indexer.sqlite_fts import SqliteEngine
 
@@ -223,3 +225,19 @@ def test_filters_answered_by_the_tags_column_answer_as_the_sql_filters_of_an_old
     with sqlite3.connect(tagged.path) as conn:
         tag = conn.execute("SELECT tags FROM fts WHERE rowid = 1").fetchone()[0].split()[0]
     assert tag.startswith("f_") and tagged.search(SearchQuery(q=tag)).total == 0
+
+
+def test_a_word_most_reports_hold_still_has_to_match_but_does_not_decide_the_order(tmp_path):
+    """bm25 weighs a word held by half the reports or more at nothing (FTS5 floors its IDF), so the
+    engine leaves it out of the ranking, which read its whole list for nothing; it is still part of
+    the match, and reports equal in the other words come newest first."""
+    engine = SqliteEngine(tmp_path / "search.sqlite3", cache_size=0)
+    docs = [{**_doc(i, title="Đèn đường khu phố"), "content": "Đường tối."} for i in range(1, 9)]
+    docs += [{**_doc(9, title="Vỡ ống nước trên đường"), "content": "Đường đường đường ngập."},
+             {**_doc(10, title="Vỡ ống nước trên đường"), "content": "Đường ngập sâu lắm."},
+             {**_doc(11, title="Vỡ ống nước"), "content": "Nước chảy."}]
+    engine.bulk_upsert(docs)
+    result = engine.search(SearchQuery(q="vỡ đường ống"))
+    assert [h.id for h in result.hits] == [10, 9]  # 11 lacks "đường"; 9's three more "đường" weigh nothing
+    assert result.hits[0].score == pytest.approx(result.hits[1].score, abs=1e-4)
+    assert [h.id for h in engine.search(SearchQuery(q="vỡ ống")).hits][:1] == [11]  # the shortest report
