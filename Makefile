@@ -9,13 +9,14 @@ PYTEST_ARGS ?=
 LOAD_ARGS ?=
 OPENSEARCH_JAR := engines/opensearch/target/pakn-opensearch.jar
 
-.PHONY: run test e2e bench bench-scale load lint services translations migrate seed clean-instance help opensearch bench-opensearch
+.PHONY: run test e2e bench bench-scale bench-page load lint services translations migrate seed clean-instance help opensearch bench-opensearch
 
 help:
 	@echo "make run    - install, migrate, load demo data, serve the portal"
 	@echo "make test   - install test requirements and run the whole test suite"
 	@echo "make bench  - run the benchmarks in bench/"
 	@echo "make bench-scale - the embedded engine at 1,000,000 reports vs 100,000, and a worker's memory (~10 min)"
+	@echo "make bench-page - Tra cứu pages over the load test's searches, one process, no load (100,000 reports)"
 	@echo "make bench-opensearch - the Elasticsearch path on an OpenSearch node vs the embedded engine (100,000 reports)"
 	@echo "make load   - load test: 50 users against gunicorn, 100,000 reports (LOAD_ARGS=...)"
 	@echo "make lint   - ruff and the import contracts (lint-imports)"
@@ -80,6 +81,9 @@ bench: $(VENV)/.requirements
 
 bench-scale: $(VENV)/.requirements
 	cd bench && ../$(BIN)/python scale.py $(SCALE_ARGS)
+
+bench-page: $(VENV)/.requirements translations
+	$(BIN)/python bench/page.py $(PAGE_ARGS)
 
 bench-opensearch: $(VENV)/.requirements $(OPENSEARCH_JAR)
 	cd bench && ../$(BIN)/python opensearch.py
