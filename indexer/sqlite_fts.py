@@ -692,7 +692,10 @@ class _Frequencies:
         self.docs: dict[str, int] = {}
 
     def common(self, conn: sqlite3.Connection, path: Path, words: set[str]) -> set[str]:
-        st = os.stat(path)
+        try:
+            st = os.stat(path)
+        except OSError:  # the file was dropped while this search reads it: leave nothing out
+            return set()
         with self.lock:
             if self.file != (st.st_dev, st.st_ino) or time.monotonic() - self.since > self.REFRESH:
                 self.file, self.since = (st.st_dev, st.st_ino), time.monotonic()
