@@ -31,6 +31,28 @@ def csv_rows(response, body: bytes | None = None) -> list[dict[str, str]]:
 
 
 # -- exports ------------------------------------------------------------------------------------------
+def test_public_items_made_in_one_app_context_follow_its_language_and_host(app):
+    """A job may hold one app context across languages (force_locale) and request contexts (the
+    mail links' host): what items share per request is kept apart for each."""
+    from flask_babel import force_locale
+
+    from tests.contract.docs import doc
+    from webapp.reports.public import public_item
+
+    item = doc(1, "Ngập nước", status="accepted", code="PA-2025-000001")
+    with app.app_context():
+        with app.test_request_context("/", base_url="https://pakn.example.vn"):
+            with force_locale("en"):
+                english = public_item(item)
+            with force_locale("vi"):
+                vietnamese = public_item(item)
+        with app.test_request_context("/", base_url="https://khac.example.vn"):
+            other_host = public_item(item)
+    assert (english["status"]["label"], vietnamese["status"]["label"]) == ("Accepted", "Đã tiếp nhận")
+    assert english["url"] == "https://pakn.example.vn/pakn/PA-2025-000001"
+    assert other_host["url"] == "https://khac.example.vn/pakn/PA-2025-000001"
+
+
 def test_csv_export_has_every_matching_row_not_one_page(client, session, search, make_report):
     published(make_report, 45, title="Ngập nước")
     published(make_report, 3, title="Mất điện", field_slug="dien")

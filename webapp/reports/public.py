@@ -23,7 +23,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from flask import g, url_for
+from flask import g, has_request_context, request, url_for
+from flask_babel import get_locale
 from sqlalchemy.orm import selectinload
 
 from indexer.documents import build_document, public_text
@@ -195,6 +196,7 @@ def public_item(doc: dict[str, Any], highlight: dict[str, str] | None = None) ->
     """The public item of a search document (no more than the document builder let in)."""
     highlight = highlight or {}
     status = doc["status"]
+    shared = _per_request()
     public_sender = "sender_name" in doc and doc.get("sender_name")
     return {
         "code": doc["code"],
@@ -206,12 +208,12 @@ def public_item(doc: dict[str, Any], highlight: dict[str, str] | None = None) ->
                    "province_code": doc["province_code"], "province": doc["province"],
                    "legacy_place": doc.get("legacy_place")},
         "address": doc.get("address") or None,
-        "status": {"code": status, "label": _per_request().labels.get(status, status)},
+        "status": {"code": status, "label": shared.labels.get(status, status)},
         "submitted_at": doc["submitted_at"],
         "sender": {"kind": doc.get("sender_kind"), "name": doc["sender_name"]} if public_sender else None,
         "phone_masked": mask_phone(doc["sender_phone"]) if doc.get("sender_phone") else None,
         "answer": ({"unit": doc.get("answer_unit"), "text": doc["answer"]} if doc.get("answer") else None),
-        "url": _per_request().report_url + quote(doc["code"], safe=""),
+        "url": shared.report_url + quote(doc["code"], safe=""),
     }
 
 
@@ -223,10 +225,13 @@ class _PerRequest:
 
 def _per_request() -> _PerRequest:
     """What every item of a list shares, made once per request (an export writes thousands of
-    items: a lazy label and a url_for for each took a third of its time)."""
-    shared = g.get("_public_item")
+    items: a lazy label and a url_for for each took a third of its time). Kept by language and
+    host, since a job may hold one app context across several (``force_locale``, links_context)."""
+    key = (str(get_locale()), request.host_url if has_request_context() else "")
+    made = g.setdefault("_public_items", {})
+    shared = made.get(key)
     if shared is None:
         probe = url_for("reports.public_report", code="0", _external=True)
-        shared = g._public_item = _PerRequest(labels={s.value: str(label) for s, label in STATUS_LABELS.items()},
-                                              report_url=probe[:-1])
+        shared = made[key] = _PerRequest(labels={s.value: str(label) for s, label in STATUS_LABELS.items()},
+                                         report_url=probe[:-1])
     return shared
