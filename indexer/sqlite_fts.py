@@ -24,6 +24,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from indexer.engine import EngineUnavailable, SearchEngine, falls_back
 from indexer.query import (
     WORD,
@@ -36,6 +38,7 @@ from indexer.query import (
     pairs,
     text_pairs,
 )
+from indexer.sqlite_columns import LOG_KEEP, Columns
 from indexer.text import fold, nfc
 
 SCHEMA_VERSION = "1"
@@ -65,7 +68,7 @@ DROP INDEX IF EXISTS ix_docs_field;
 DROP INDEX IF EXISTS ix_docs_status;
 DROP INDEX IF EXISTS ix_docs_type;
 DROP INDEX IF EXISTS ix_docs_month;
--- A filter reads its own index, which holds the candidates' narrow columns (NARROW) in report
+-- A filter reads its own index, which holds the candidates' narrow columns in report
 -- number order: a filtered search never reads the wide rows (the single-column indexes above,
 -- replaced by these, made it read one row per match).
 CREATE INDEX IF NOT EXISTS ix_docs_by_submitted ON docs(submitted_ts, id, field, ward_code, status, type, month);
@@ -81,14 +84,15 @@ CREATE TABLE IF NOT EXISTS tombstones(id INTEGER PRIMARY KEY, revision INTEGER N
 CREATE TABLE IF NOT EXISTS doc_units(unit INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY(unit, id));
 CREATE TABLE IF NOT EXISTS doc_wards(ward INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY(ward, id));
 CREATE INDEX IF NOT EXISTS ix_doc_wards_id ON doc_wards(id);
+-- The change log that each process's facet columns follow (indexer/sqlite_columns.py), and the
+-- file's identity: a rebuild's new file gets a new one.
+CREATE TABLE IF NOT EXISTS changes(seq INTEGER PRIMARY KEY AUTOINCREMENT, id INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta VALUES ('file', lower(hex(randomblob(16))));
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
     title, content, address, answer, sender,
     f_title, f_content, f_address, f_answer, f_sender, pairs, tags,
     tokenize = "unicode61 remove_diacritics 0 tokenchars '_'");
 """
-# The columns of a document that searches count and order by, kept with each candidate (filters
-# read the covering index ix_docs_facets as the candidates are read).
-NARROW = "field, ward_code, status, type, month, submitted_ts"
 FTS_COLUMNS = ("title", "content", "address", "answer", "sender", "f_title", "f_content", "f_address",
                "f_answer", "f_sender", "pairs", "tags")
 FACET_COLUMNS = {"field": "d.field", "region": "d.ward_code", "status": "d.status",
@@ -139,6 +143,11 @@ def _with_tags(expression: str | None, tags: str) -> str | None:
 
 def _bump_generation(conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (uuid.uuid4().hex,))
+
+
+def _trim_log(conn: sqlite3.Connection) -> None:
+    """Keep the newest LOG_KEEP changes (a process further behind loads the file whole)."""
+    conn.execute("DELETE FROM changes WHERE seq <= (SELECT max(seq) FROM changes) - ?", (LOG_KEEP,))
 
 
 def _quote(token: str) -> str:
@@ -202,6 +211,7 @@ class SqliteEngine(SearchEngine):
         self.busy_timeout = busy_timeout  # seconds a statement waits for another process's lock
         self._cache = _ResultCache(cache_size)
         self._frequencies = _Frequencies()
+        self._columns = Columns()  # the facet columns in this process's memory
         self._local = threading.local()  # this thread's read connection, and the file it opened
 
     # -- connections ------------------------------------------------------------------------
@@ -296,6 +306,8 @@ class SqliteEngine(SearchEngine):
                              [(ward, doc["id"]) for ward in doc.get("legacy_wards") or ()])
             conn.executemany("INSERT OR IGNORE INTO doc_units VALUES (?, ?)",
                              [(unit, doc["id"]) for unit in doc.get("units") or ()])
+            if versioned:  # a rebuild's new file has no log: readers load it whole
+                conn.execute("INSERT INTO changes(id) VALUES (?)", (doc["id"],))
             done += 1
             changed += 1
         return done, changed
@@ -310,6 +322,7 @@ class SqliteEngine(SearchEngine):
                 done, changed = self._write(conn, docs)
                 if changed:  # a repeated delivery changes nothing, so cached results stay valid
                     _bump_generation(conn)
+                    _trim_log(conn)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -331,11 +344,13 @@ class SqliteEngine(SearchEngine):
                         conn.execute("DELETE FROM fts WHERE rowid = ?", (doc_id,))
                         conn.execute("DELETE FROM doc_units WHERE id = ?", (doc_id,))
                         conn.execute("DELETE FROM doc_wards WHERE id = ?", (doc_id,))
+                        conn.execute("INSERT INTO changes(id) VALUES (?)", (doc_id,))
                         removed += 1
                     conn.execute("INSERT INTO tombstones VALUES (?, ?) ON CONFLICT(id) DO UPDATE "
                                  "SET revision = max(revision, excluded.revision)", (doc_id, revision))
                 if removed:  # a tombstone alone (e.g. an unpublished report) changes no result
                     _bump_generation(conn)
+                    _trim_log(conn)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -481,19 +496,26 @@ class SqliteEngine(SearchEngine):
             cached = self._cache.get(key)
             if cached is not None:
                 return cached
-            total, exact = self._candidates(conn, query, terms)
-            if total == 0 and falls_back(query):  # this answer is replaced by the any-word one
-                return SearchResult(total=0, hits=[], facets={}, total_exact=exact)
-            facets, facets_exact = self._facets(conn, query, terms, exact) if query.facets else ({}, True)
-            # The page's ids first (ordering reads the candidates' narrow columns), then only their
-            # documents.
-            page = []
-            if total and query.offset < total:
-                sql, params = self._ranked(conn, query, terms)
-                page = conn.execute(sql + " LIMIT ? OFFSET ?", [*params, query.per_page, query.offset]).fetchall()
-            raws = dict(conn.execute(
-                f"SELECT id, doc FROM docs WHERE id IN ({','.join('?' * len(page))})",
-                [doc_id for doc_id, _ in page]).fetchall()) if page else {}
+            # One read transaction: the candidates, the facet columns' snapshot, the ranking and the
+            # page's documents all see the same state of the file, whatever another process writes.
+            conn.execute("BEGIN")
+            try:
+                total, exact = self._candidates(conn, query, terms)
+                if total == 0 and falls_back(query):  # this answer is replaced by the any-word one
+                    return SearchResult(total=0, hits=[], facets={}, total_exact=exact)
+                facets, facets_exact = self._facets(conn, query, terms, exact) if query.facets else ({}, True)
+                # The page's ids first (ordering reads the candidates' dates), then only their
+                # documents.
+                page = []
+                if total and query.offset < total:
+                    sql, params = self._ranked(conn, query, terms)
+                    page = conn.execute(sql + " LIMIT ? OFFSET ?", [*params, query.per_page, query.offset]).fetchall()
+                raws = dict(conn.execute(
+                    f"SELECT id, doc FROM docs WHERE id IN ({','.join('?' * len(page))})",
+                    [doc_id for doc_id, _ in page]).fetchall()) if page else {}
+            finally:
+                if conn.in_transaction:
+                    conn.execute("COMMIT")  # it only read
         hits = []
         for doc_id, value in page:
             doc = json.loads(raws[doc_id])
@@ -504,9 +526,10 @@ class SqliteEngine(SearchEngine):
         return result
 
     def _candidates(self, conn: sqlite3.Connection, query: SearchQuery, terms: list[Term],
-                    skip: str | None = None, table: str = "m") -> tuple[int, bool]:
+                    skip: str | None = None, table: str = "m", dated: bool = True) -> tuple[int, bool]:
         """Fill the temporary ``table`` with the documents matching ``query`` (every filter but
-        ``skip``'s) and their narrow columns; returns (how many, whether that is all of them).
+        ``skip``'s) and their dates (which order equal scores; without ``dated``, only where a
+        filter reads the rows anyway); returns (how many, whether that is all of them).
 
         With a ``total_bound`` only the bound's newest matches are kept (oldest for the oldest
         sort): FTS5 reads the posting lists in rowid order and stops there, so the work of a
@@ -516,6 +539,7 @@ class SqliteEngine(SearchEngine):
         """
         where, params = self._filters(query, skip=skip)
         sign = _sign(query)
+        columns = f"{sign} * d.id, d.submitted_ts"
         direction = "ASC" if sign == 1 else "DESC"
         by_json = query.deadline_before is not None or query.published_after is not None
         match = near = None
@@ -528,9 +552,11 @@ class SqliteEngine(SearchEngine):
                 tags = self._tag_expression(query, skip)
                 match, near = (_with_tags(match, tags), _with_tags(near, tags)) if tags else (match, near)
             covering = not by_json and _has_index(conn, "ix_docs_facets")
-            # The narrow columns from the covering index (an index file written before that index
-            # existed gets it at its next write; until then, from the rows).
+            # The filters' columns and the date from the covering index (an index file written
+            # before that index existed gets it at its next write; until then, from the rows).
             source = "fts CROSS JOIN docs d " + ("INDEXED BY ix_docs_facets " if covering else "") + "ON d.id = fts.rowid"
+            if not dated and where == "1":  # the ids alone (a facet's candidates): no row is read
+                source, columns = "fts", f"{sign} * fts.rowid, NULL"
             where = f"fts MATCH ? AND {where}"
             order = f"fts.rowid {direction}"
         else:
@@ -545,10 +571,10 @@ class SqliteEngine(SearchEngine):
                 if probe > query.total_bound:
                     source = "docs d INDEXED BY ix_docs_facets"
         bound = query.total_bound
-        conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table}(id INTEGER PRIMARY KEY, {NARROW}, tier INTEGER)")
+        conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table}(id INTEGER PRIMARY KEY, submitted_ts INTEGER, tier INTEGER)")
         conn.execute(f"DELETE FROM {table}")
-        insert = (f"INSERT INTO {table} SELECT {sign} * d.id, " + ", ".join(f"d.{c}" for c in NARROW.split(", "))
-                  + f", ? FROM {source} WHERE {where} ORDER BY {order} LIMIT ?")
+        insert = (f"INSERT INTO {table} SELECT {columns}, ? FROM {source} WHERE {where} "
+                  f"ORDER BY {order} LIMIT ?")
         limit = -1 if bound is None else bound + 1
         count = conn.execute(insert, [0, *([match] if terms else []), *params, limit]).rowcount
         if near and count > bound:
@@ -574,24 +600,36 @@ class SqliteEngine(SearchEngine):
 
     def _facets(self, conn: sqlite3.Connection, query: SearchQuery, terms: list[Term],
                 exact: bool) -> tuple[dict[str, list[tuple[str, int]]], bool]:
-        """Facets by GROUP BY over the candidates, and whether every candidate set was complete
-        (``exact``: the search's own). A facet counts the documents that pass every filter but its
-        own, so a facet whose own filter is set reads candidates of its own."""
+        """The facets of the candidates, and whether every candidate set was complete (``exact``:
+        the search's own). A facet counts the documents that pass every filter but its own, so a
+        facet whose own filter is set reads candidates of its own. Counted with this process's
+        facet columns (indexer/sqlite_columns.py), or by GROUP BY where they cannot answer."""
         where = self._filters(query)[0]
         facets: dict[str, list[tuple[str, int]]] = {}
+        columns = self._columns.snapshot(conn)  # None: count in SQL
+        sign = _sign(query)
+        candidates = None
         for name, column in FACET_COLUMNS.items():
             table = "m"
             if self._filters(query, skip=name)[0] != where:
-                exact = self._candidates(conn, query, terms, skip=name, table="mf")[1] and exact
+                exact = self._candidates(conn, query, terms, skip=name, table="mf", dated=False)[1] and exact
                 table = "mf"
-            counted = conn.execute(f"SELECT {column}, count(*) FROM {table} AS d WHERE {column} IS NOT NULL "
+            if columns is not None:
+                if table == "m":
+                    candidates = _ids(conn, "m", sign) if candidates is None else candidates
+                counted = columns.count(name, candidates if table == "m" else _ids(conn, "mf", sign))
+                facets[name] = _ordered((str(value), n) for value, n in counted)
+                continue
+            # In SQL (a file written before the change log): the candidates' values from their rows.
+            rows = f"{table} AS c CROSS JOIN docs d ON d.id = {sign} * c.id"
+            counted = conn.execute(f"SELECT {column}, count(*) FROM {rows} WHERE {column} IS NOT NULL "
                                    f"GROUP BY {column}").fetchall()
             if name == "region" and conn.execute("SELECT 1 FROM doc_wards LIMIT 1").fetchone():
                 # a legacy place counts under each current ward it maps to
                 merged = dict(counted)
                 # the few candidates without a current ward drive the join (not every legacy row)
-                for ward, n in conn.execute(f"SELECT w.ward, count(*) FROM {table} AS d CROSS JOIN doc_wards w "
-                                            f"ON w.id = {_sign(query)} * d.id WHERE d.ward_code IS NULL GROUP BY w.ward"):
+                for ward, n in conn.execute(f"SELECT w.ward, count(*) FROM {rows} CROSS JOIN doc_wards w "
+                                            "ON w.id = d.id WHERE d.ward_code IS NULL GROUP BY w.ward"):
                     merged[ward] = merged.get(ward, 0) + n
                 counted = list(merged.items())
             facets[name] = _ordered((str(value), n) for value, n in counted)
@@ -643,6 +681,13 @@ class SqliteEngine(SearchEngine):
                 last = rows[-1][0]
                 for _pos, raw in rows:
                     yield json.loads(raw)
+
+
+def _ids(conn: sqlite3.Connection, table: str, sign: int) -> np.ndarray:
+    """The report numbers in candidate ``table``, as an array (one string from SQLite, parsed in C:
+    a row per candidate costs more)."""
+    listed = conn.execute(f"SELECT group_concat({sign} * id) FROM {table}").fetchone()[0]
+    return np.fromstring(listed, dtype=np.int64, sep=",") if listed else np.empty(0, dtype=np.int64)
 
 
 def _tagged(conn: sqlite3.Connection) -> bool:

@@ -241,3 +241,142 @@ def test_a_word_most_reports_hold_still_has_to_match_but_does_not_decide_the_ord
     assert [h.id for h in result.hits] == [10, 9]  # 11 lacks "đường"; 9's three more "đường" weigh nothing
     assert result.hits[0].score == pytest.approx(result.hits[1].score, abs=1e-4)
     assert [h.id for h in engine.search(SearchQuery(q="vỡ ống")).hits][:1] == [11]  # the shortest report
+
+
+# -- facet columns in memory (indexer/sqlite_columns.py) ------------------------------------------
+def _facet_doc(i: int, **changes) -> dict:
+    fields, statuses = ["giao-thong", "moi-truong", "y-te"], ["accepted", "answered", "closed"]
+    legacy = i % 6 == 0
+    return {**_doc(i), "field": fields[i % 3], "status": statuses[i % 5 % 3], "type": "idea" if i % 7 == 0 else "pakn",
+            "ward_code": None if legacy else 25450 + i % 2, "legacy_wards": [25451, 25452] if legacy else [],
+            "submitted_at": f"2026-0{4 + i % 3}-{1 + i % 28:02d}T03:00:00+00:00", "month": f"2026-0{4 + i % 3}",
+            **changes}
+
+
+def _expected_facets(docs: dict[int, dict]) -> dict[str, dict[str, int]]:
+    """The five facets of a search every document matches, counted here from the documents."""
+    from collections import Counter
+    counted: dict[str, Counter] = {name: Counter() for name in ("field", "region", "status", "type", "month")}
+    for d in docs.values():
+        for name, key in (("field", "field"), ("status", "status"), ("type", "type"), ("month", "month")):
+            counted[name][d[key]] += 1
+        for ward in [d["ward_code"]] if d["ward_code"] is not None else d.get("legacy_wards") or []:
+            counted["region"][str(ward)] += 1
+    return {name: dict(c) for name, c in counted.items()}
+
+
+def _facets(engine: SqliteEngine) -> dict[str, dict[str, int]]:
+    result = engine.search(SearchQuery(q="ngập nước", total_bound=None))
+    return {name: dict(values) for name, values in result.facets.items()}
+
+
+def test_facets_counted_in_memory_follow_what_another_process_writes(tmp_path, monkeypatch):
+    """A web worker counts facets with its own copy of the facet columns; reports that another
+    process (the indexer) adds, changes or deletes are counted right at the worker's next search,
+    by applying the file's change log, not by reading the whole file again; a rebuild is read whole."""
+    from indexer.sqlite_columns import Columns
+
+    loads = []
+    original = Columns._load
+    monkeypatch.setattr(Columns, "_load", lambda self, conn, seq: loads.append(seq) or original(self, conn, seq))
+    reader = SqliteEngine(tmp_path / "search.sqlite3", cache_size=0)
+    writer = SqliteEngine(tmp_path / "search.sqlite3")  # another process's engine on the same file
+    docs = {i: _facet_doc(i) for i in range(1, 40)}
+    writer.bulk_upsert(list(docs.values()))
+    assert _facets(reader) == _expected_facets(docs)
+    assert reader._columns.snapshots and len(loads) == 1  # counted in memory
+
+    docs[45] = _facet_doc(45, field="dat-dai", ward_code=26000, month="2026-11")  # new values, a higher number
+    docs[3] = _facet_doc(3, revision=2, field="dat-dai", ward_code=None, legacy_wards=[25452])
+    docs[6] = _facet_doc(6, revision=2, ward_code=25450, legacy_wards=[])  # a legacy place now placed
+    writer.bulk_upsert([docs[45], docs[3], docs[6]])
+    assert _facets(reader) == _expected_facets(docs)
+    writer.delete([(5, 2), (12, 2)])
+    del docs[5], docs[12]
+    assert _facets(reader) == _expected_facets(docs)
+    assert len(loads) == 1  # the changes were applied, the file not read again
+
+    docs = {i: _facet_doc(i, status="closed") for i in range(100, 130)}
+    writer.rebuild(list(docs.values()))
+    assert _facets(reader) == _expected_facets(docs)
+    assert len(loads) == 2
+
+
+def test_a_process_further_behind_than_the_change_log_reads_the_file_whole(tmp_path, monkeypatch):
+    monkeypatch.setattr("indexer.sqlite_fts.LOG_KEEP", 2)
+    reader, writer = SqliteEngine(tmp_path / "s.sqlite3", cache_size=0), SqliteEngine(tmp_path / "s.sqlite3")
+    docs = {i: _facet_doc(i) for i in range(1, 20)}
+    writer.bulk_upsert(list(docs.values()))
+    assert _facets(reader) == _expected_facets(docs)
+    for i in range(1, 6):  # five writes: the log keeps the last two
+        docs[i] = _facet_doc(i, revision=2, field="dat-dai")
+        writer.bulk_upsert([docs[i]])
+    with sqlite3.connect(writer.path) as conn:
+        assert conn.execute("SELECT count(*) FROM changes").fetchone()[0] == 2
+    assert _facets(reader) == _expected_facets(docs)
+
+
+def test_facets_counted_in_sql_and_in_memory_agree(tmp_path):
+    """A file written before the change log counts its facets in SQL until its next write; both ways
+    give the same facets, with filters (a facet whose own filter is set counts without it), legacy
+    places, the bound, and the any-word fallback."""
+    docs = [_facet_doc(i, title=f"Đường ngập nước điểm {i}" if i % 4 else f"Mất điện khu phố {i}") for i in range(1, 60)]
+    memory = SqliteEngine(tmp_path / "memory.sqlite3", cache_size=0)
+    memory.bulk_upsert(docs)
+    sql = SqliteEngine(tmp_path / "sql.sqlite3", cache_size=0)
+    sql.bulk_upsert(docs)
+    with sqlite3.connect(sql.path) as conn:
+        conn.execute("DROP TABLE changes")  # as written before the log
+    queries = [SearchQuery(q="ngập nước"), SearchQuery(q="ngap nuoc", wards=[25451]),
+               SearchQuery(q="ngập nước", fields=["y-te"], statuses=["closed", "accepted"]),
+               SearchQuery(q="nước", types=["pakn"], total_bound=5), SearchQuery(q="điện nước đường", per_page=50),
+               SearchQuery(fields=["moi-truong"], wards=[25452]), SearchQuery(q="mất điện", sort="oldest", total_bound=3)]
+    for query in queries:
+        a, b = memory.search(query), sql.search(query)
+        assert (a.total, a.total_exact, a.facets_exact, a.facets) == (b.total, b.total_exact, b.facets_exact, b.facets), query
+    assert memory._columns.snapshots and not sql._columns.snapshots
+    assert dict(memory.search(queries[1]).facets["region"])["25452"] == len([d for d in docs if d["ward_code"] is None])
+    sql.bulk_upsert([_facet_doc(70)])
+    memory.bulk_upsert([_facet_doc(70)])
+    assert sql.search(queries[0]).facets == memory.search(queries[0]).facets
+    assert sql._columns.snapshots  # the write made the log: counted in memory from then on
+
+
+def test_each_search_counts_the_one_state_of_the_file_it_read_while_another_process_writes(tmp_path):
+    """Candidates, facets and the page come from one read: every report has a type, so the type
+    facet sums to the total in every answer, however the writes interleave."""
+    path = tmp_path / "s.sqlite3"
+    SqliteEngine(path).bulk_upsert([_facet_doc(i) for i in range(1, 200)])
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        engine, i = SqliteEngine(path), 200
+        try:
+            while not stop.is_set():
+                engine.bulk_upsert([_facet_doc(i), _facet_doc(i + 1)])
+                engine.delete([(i - 150, 5)])
+                i += 2
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    def read(engine: SqliteEngine) -> None:
+        try:
+            for _ in range(40):
+                result = engine.search(SearchQuery(q="ngập nước", total_bound=None, per_page=5))
+                assert sum(n for _v, n in result.facets["type"]) == result.total
+                assert sum(n for _v, n in result.facets["field"]) == result.total
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    reader = SqliteEngine(path, cache_size=0)
+    writer = threading.Thread(target=write)
+    readers = [threading.Thread(target=read, args=(reader,)) for _ in range(3)]
+    writer.start()
+    for t in readers:
+        t.start()
+    for t in readers:
+        t.join()
+    stop.set()
+    writer.join()
+    assert errors == []
