@@ -38,7 +38,7 @@ from indexer.query import (
     pairs,
     text_pairs,
 )
-from indexer.sqlite_columns import LOG_KEEP, Columns
+from indexer.sqlite_columns import LOG_KEEP, Columns, Snapshot
 from indexer.text import fold, nfc
 
 SCHEMA_VERSION = "1"
@@ -500,10 +500,11 @@ class SqliteEngine(SearchEngine):
             # page's documents all see the same state of the file, whatever another process writes.
             conn.execute("BEGIN")
             try:
-                total, exact = self._candidates(conn, query, terms)
+                columns = self._columns.snapshot(conn)  # None: the facets are counted in SQL
+                total, exact = self._candidates(conn, query, terms, columns=columns)
                 if total == 0 and falls_back(query):  # this answer is replaced by the any-word one
                     return SearchResult(total=0, hits=[], facets={}, total_exact=exact)
-                facets, facets_exact = self._facets(conn, query, terms, exact) if query.facets else ({}, True)
+                facets, facets_exact = self._facets(conn, query, terms, exact, columns) if query.facets else ({}, True)
                 # The page's ids first (ordering reads the candidates' dates), then only their
                 # documents.
                 page = []
@@ -526,10 +527,12 @@ class SqliteEngine(SearchEngine):
         return result
 
     def _candidates(self, conn: sqlite3.Connection, query: SearchQuery, terms: list[Term],
-                    skip: str | None = None, table: str = "m", dated: bool = True) -> tuple[int, bool]:
+                    skip: str | None = None, table: str = "m", dated: bool = True,
+                    columns: Snapshot | None = None) -> tuple[int, bool]:
         """Fill the temporary ``table`` with the documents matching ``query`` (every filter but
-        ``skip``'s) and their dates (which order equal scores; without ``dated``, only where a
-        filter reads the rows anyway); returns (how many, whether that is all of them).
+        ``skip``'s) and their dates (which order equal scores: from the ``columns`` snapshot where
+        no filter reads the rows; without ``dated``, only where one does); returns (how many,
+        whether that is all of them).
 
         With a ``total_bound`` only the bound's newest matches are kept (oldest for the oldest
         sort): FTS5 reads the posting lists in rowid order and stops there, so the work of a
@@ -539,7 +542,7 @@ class SqliteEngine(SearchEngine):
         """
         where, params = self._filters(query, skip=skip)
         sign = _sign(query)
-        columns = f"{sign} * d.id, d.submitted_ts"
+        selected, selected_params = f"{sign} * d.id, d.submitted_ts", []
         direction = "ASC" if sign == 1 else "DESC"
         by_json = query.deadline_before is not None or query.published_after is not None
         match = near = None
@@ -555,8 +558,11 @@ class SqliteEngine(SearchEngine):
             # The filters' columns and the date from the covering index (an index file written
             # before that index existed gets it at its next write; until then, from the rows).
             source = "fts CROSS JOIN docs d " + ("INDEXED BY ix_docs_facets " if covering else "") + "ON d.id = fts.rowid"
-            if not dated and where == "1":  # the ids alone (a facet's candidates): no row is read
-                source, columns = "fts", f"{sign} * fts.rowid, NULL"
+            if where == "1" and not dated:  # the ids alone (a facet's candidates): no row is read
+                source, selected = "fts", f"{sign} * fts.rowid, NULL"
+            elif where == "1" and columns is not None and columns.dates is not None:  # dates from memory: no row read
+                source, selected = "fts", f"{sign} * fts.rowid, substr(?, fts.rowid * 4 + 1, 4)"
+                selected_params = [columns.dates]
             where = f"fts MATCH ? AND {where}"
             order = f"fts.rowid {direction}"
         else:
@@ -571,12 +577,13 @@ class SqliteEngine(SearchEngine):
                 if probe > query.total_bound:
                     source = "docs d INDEXED BY ix_docs_facets"
         bound = query.total_bound
-        conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table}(id INTEGER PRIMARY KEY, submitted_ts INTEGER, tier INTEGER)")
+        # submitted_ts: the date, or its 4 bytes from the snapshot (one kind in one search)
+        conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table}(id INTEGER PRIMARY KEY, submitted_ts, tier INTEGER)")
         conn.execute(f"DELETE FROM {table}")
-        insert = (f"INSERT INTO {table} SELECT {columns}, ? FROM {source} WHERE {where} "
+        insert = (f"INSERT INTO {table} SELECT {selected}, ? FROM {source} WHERE {where} "
                   f"ORDER BY {order} LIMIT ?")
         limit = -1 if bound is None else bound + 1
-        count = conn.execute(insert, [0, *([match] if terms else []), *params, limit]).rowcount
+        count = conn.execute(insert, [*selected_params, 0, *([match] if terms else []), *params, limit]).rowcount
         if near and count > bound:
             # Any-word results past the bound are ranked among the newest matches holding every word
             # but one (tier 1), then the newest of the rest (tier 0), not among the newest alone.
@@ -586,7 +593,7 @@ class SqliteEngine(SearchEngine):
             reach = first + sign * NEAR_SPAN * abs(last - first)
             conn.execute(insert.replace(" ORDER BY", " AND fts.rowid BETWEEN ? AND ? ORDER BY")
                          + " ON CONFLICT(id) DO UPDATE SET tier = 1",
-                         [1, near, *params, min(first, reach), max(first, reach), limit])
+                         [*selected_params, 1, near, *params, min(first, reach), max(first, reach), limit])
             count = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # upserts are not new rows
         if bound is not None and count > bound:  # more than the bound: "more than bound"
             # Keys grow in reading order: drop the last read (of the lowest tier).
@@ -599,14 +606,13 @@ class SqliteEngine(SearchEngine):
         return count, True
 
     def _facets(self, conn: sqlite3.Connection, query: SearchQuery, terms: list[Term],
-                exact: bool) -> tuple[dict[str, list[tuple[str, int]]], bool]:
+                exact: bool, columns: Snapshot | None) -> tuple[dict[str, list[tuple[str, int]]], bool]:
         """The facets of the candidates, and whether every candidate set was complete (``exact``:
         the search's own). A facet counts the documents that pass every filter but its own, so a
         facet whose own filter is set reads candidates of its own. Counted with this process's
         facet columns (indexer/sqlite_columns.py), or by GROUP BY where they cannot answer."""
         where = self._filters(query)[0]
         facets: dict[str, list[tuple[str, int]]] = {}
-        columns = self._columns.snapshot(conn)  # None: count in SQL
         sign = _sign(query)
         candidates = None
         for name, column in FACET_COLUMNS.items():

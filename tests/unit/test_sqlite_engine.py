@@ -380,3 +380,44 @@ def test_each_search_counts_the_one_state_of_the_file_it_read_while_another_proc
     stop.set()
     writer.join()
     assert errors == []
+
+
+def test_reports_equal_in_score_come_newest_first_with_the_dates_read_from_memory(tmp_path, monkeypatch):
+    """Candidates take their dates from the process's snapshot (4 bytes a report, compared as
+    bytes) instead of reading their rows; the order they give equal scores is the dates' order,
+    as when the dates are read from the rows (a file without the change log), through changes of
+    date, a report without a date, and one dated 1900 (outside what 4 bytes hold: the dates are
+    then read from the rows, the facets still counted in memory)."""
+    from indexer.sqlite_columns import Columns
+
+    loads = []
+    original = Columns._load
+    monkeypatch.setattr(Columns, "_load", lambda self, conn, seq: loads.append(seq) or original(self, conn, seq))
+    days = [5, 1, 9, 3, 7, 2, 8, 4, 6]  # dates in no order of the report numbers
+    docs = {i: {**_doc(i), "submitted_at": f"2026-05-{d:02d}T03:00:00+00:00"} for i, d in enumerate(days, 1)}
+    memory, sql = SqliteEngine(tmp_path / "m.sqlite3", cache_size=0), SqliteEngine(tmp_path / "s.sqlite3", cache_size=0)
+
+    def same_order() -> list[int]:
+        with sqlite3.connect(sql.path) as conn:
+            conn.execute("DROP TABLE IF EXISTS changes")  # this one reads the dates from the rows
+        orders = []
+        for engine in (memory, sql):
+            orders.append([[h.id for h in engine.search(SearchQuery(q="ngập nước", sort=sort, total_bound=bound)).hits]
+                           for sort in (None, "newest", "oldest") for bound in (None, 4)])
+        assert orders[0] == orders[1]
+        return orders[0][0]
+
+    for engine in (memory, sql):
+        engine.bulk_upsert(list(docs.values()))
+    assert same_order() == [3, 7, 5, 9, 1, 8, 4, 6, 2]  # equal texts: by date, newest first
+    assert memory._columns.snapshots
+    changes = [{**docs[2], "revision": 2, "submitted_at": "2026-05-20T03:00:00+00:00"},
+               {**docs[3], "revision": 2, "submitted_at": None}]
+    for engine in (memory, sql):
+        engine.bulk_upsert(changes)
+    assert same_order() == [2, 7, 5, 9, 1, 8, 4, 6, 3]  # no date: last, as SQL orders NULL
+    assert len(loads) == 1
+    for engine in (memory, sql):
+        engine.bulk_upsert([{**_doc(20), "submitted_at": "1900-01-02T00:00:00+00:00"}])
+    assert same_order()[-2:] == [20, 3]
+    assert len(loads) == 1 and memory._columns.snapshots
