@@ -589,7 +589,7 @@ class SqliteEngine(SearchEngine):
             # but one (tier 1), then the newest of the rest (tier 0), not among the newest alone.
             # Those are looked for within NEAR_SPAN times the report numbers the candidates span,
             # so that this work too stays bounded however large the index grows.
-            first, last = (sign * key for key in conn.execute(f"SELECT min(id), max(id) FROM {table}").fetchone())
+            first, last = (sign * key for key in _ends(conn, table))
             reach = first + sign * NEAR_SPAN * abs(last - first)
             conn.execute(insert.replace(" ORDER BY", " AND fts.rowid BETWEEN ? AND ? ORDER BY")
                          + " ON CONFLICT(id) DO UPDATE SET tier = 1",
@@ -647,7 +647,7 @@ class SqliteEngine(SearchEngine):
         if sort == "relevance" and terms:
             # bm25 on the candidates only; the rowid range lets FTS5 skip the rest of each list, and
             # the filters' tags the rows that no filter lets through (the tags column weighs 0).
-            low, high = sorted(sign * key for key in conn.execute("SELECT min(id), max(id) FROM m").fetchone())
+            low, high = sorted(sign * key for key in _ends(conn, "m"))
             words = {w for t in terms for w in (*t.folded, *t.exact)}
             scored = _scored_expression(terms, query.any_words, self._frequencies.common(conn, self.path, words))
             weights = WEIGHTS
@@ -687,6 +687,12 @@ class SqliteEngine(SearchEngine):
                 last = rows[-1][0]
                 for _pos, raw in rows:
                     yield json.loads(raw)
+
+
+def _ends(conn: sqlite3.Connection, table: str) -> tuple[int, int]:
+    """The lowest and highest key of candidate ``table`` (two lookups: "min(id), max(id)" in one
+    SELECT reads every row)."""
+    return conn.execute(f"SELECT (SELECT min(id) FROM {table}), (SELECT max(id) FROM {table})").fetchone()
 
 
 def _ids(conn: sqlite3.Connection, table: str, sign: int) -> np.ndarray:
