@@ -4,12 +4,15 @@ Counting a search's five facets by GROUP BY reads its candidates' values five ti
 (a third of a broad search's time). Here every report's facet values are small integer codes in
 numpy arrays indexed by report number, and a facet is one ``bincount`` over the candidates' ids.
 
-The arrays follow the index file through its change log, the ``changes`` table: every write that
-changes a report adds its number there, in the write's own transaction. A search reads the log's
-last number in the same read transaction as its candidates, and counts with a ``Snapshot`` of
-exactly that number: made once per number by copying the newest snapshot and applying the changes
-between them, and never modified after, so a thread counting with one never sees another thread's
-update. A rebuild makes a new file (a new ``meta.file`` key): the next search loads it whole.
+The arrays follow the index file through its change log, the ``change_log`` table: every write
+that changes reports adds their numbers there, in its own transaction, with the index generation
+it started from and the one it made. A search reads the log's last number and the generation in
+the same read transaction as its candidates, and counts with a ``Snapshot`` of exactly that state:
+made once by copying the newest snapshot and applying the changes in between, and never modified
+after, so a thread counting with one never sees another thread's update. The generations chain the
+writes: where a write started from another generation than the one before it ended with (a writer
+that does not log, an older copy of the file put back), the file is read again whole, as it is
+after a rebuild (a new file, a new ``meta.file`` key).
 
 A snapshot also holds every report's date, as the big-endian bytes of an unsigned 32-bit number
 (seconds since 1970, plus one; 0: no date): SQL's ``substr(?, id * 4 + 1, 4)`` reads one, and byte
@@ -38,6 +41,8 @@ DATES = "submitted_ts"  # the arrays' key of the dates (not a facet)
 MAX_CODES = 32_000  # values per facet that an int16 code holds
 DATE = np.dtype(">u4")  # a date's bytes: big-endian, so that bytes compare as the dates do
 LAST_DATE = 0xFFFF_FFFF - 1  # the last date (seconds since 1970) the 4 bytes hold
+NO_DATE = -(2**62)  # a load's marks of NULL (no real ward or date is either)
+NO_WARD = -(2**62)
 KEEP = 2  # snapshots kept: a search whose transaction began before a write still finds its own
 LOG_KEEP = 100_000  # changes the log keeps; a process further behind loads the file whole
 
@@ -49,9 +54,10 @@ class UnfitError(Exception):
 class Snapshot:
     """The facet codes of every report as of change ``seq``; read-only once made."""
 
-    def __init__(self, seq: int, arrays: dict[str, np.ndarray], legacy: tuple[np.ndarray, np.ndarray],
-                 values: dict[str, list[Any]], dates_fit: bool) -> None:
+    def __init__(self, seq: int, generation: str, arrays: dict[str, np.ndarray],
+                 legacy: tuple[np.ndarray, np.ndarray], values: dict[str, list[Any]], dates_fit: bool) -> None:
         self.seq = seq
+        self.generation = generation  # the index generation this is the state of
         self.arrays = arrays  # facet -> int16 code per report number, -1: no value (or no report)
         self.legacy = legacy  # (report numbers, region codes) of doc_wards, sorted by number
         self.values = values  # facet -> value per code (shared, only ever appended to)
@@ -59,8 +65,11 @@ class Snapshot:
         # what substr(?, id * 4 + 1, 4) reads (see the module); None: the dates are read from the rows
         self.dates = arrays[DATES].tobytes() if dates_fit else None
 
-    def count(self, name: str, ids: np.ndarray) -> list[tuple[Any, int]]:
-        """(value, how many of ``ids`` have it) for facet ``name``, values with a count only."""
+    def count(self, name: str, ids: np.ndarray) -> list[tuple[Any, int]] | None:
+        """(value, how many of ``ids`` have it) for facet ``name``, values with a count only; None
+        when an id is not in the arrays (never for ids read in this snapshot's transaction)."""
+        if ids.size and int(ids.max()) >= self.arrays[name].size:
+            return None
         codes = self.arrays[name][ids]
         counts = np.bincount(codes.astype(np.intp) + 1, minlength=1)[1:]
         if name == "region" and self.legacy[0].size:
@@ -89,13 +98,13 @@ class Columns:
     def snapshot(self, conn: sqlite3.Connection) -> Snapshot | None:
         """The snapshot of what ``conn``'s open read transaction sees, or None (count in SQL)."""
         try:
-            file, seq, low = conn.execute(
-                "SELECT (SELECT value FROM meta WHERE key = 'file'), "
-                "(SELECT max(seq) FROM changes), (SELECT min(seq) FROM changes)").fetchone()
+            file, generation, seq, low = conn.execute(
+                "SELECT (SELECT value FROM meta WHERE key = 'file'), (SELECT value FROM meta WHERE key = 'generation'), "
+                "(SELECT max(seq) FROM change_log), (SELECT min(seq) FROM change_log)").fetchone()
         except sqlite3.OperationalError:  # a file written before the log: until its next write
             return None
         seq = seq or 0
-        if file is None:
+        if file is None or generation is None:
             return None
         with self.lock:
             if file == self.unusable:
@@ -103,18 +112,19 @@ class Columns:
             if file != self.file:
                 self.file, self.snapshots = file, {}
                 self.values = {name: [] for name in FACETS}
-                self.codes = {name: {} for name in FACETS}
+                self.codes = {name: {None: -1} for name in FACETS}
             found = self.snapshots.get(seq)
-            if found is not None:
+            if found is not None and found.generation == generation:
                 return found
             newest = max(self.snapshots) if self.snapshots else None
             if newest is not None and seq < newest:
                 return None  # older than every snapshot kept
             try:
+                made = None
                 if newest is not None and low is not None and low <= newest + 1:
-                    made = self._advance(conn, self.snapshots[newest], seq)
-                else:  # the first search of this file, or the log no longer reaches back
-                    made = self._load(conn, seq)
+                    made = self._advance(conn, self.snapshots[newest], seq, generation)
+                if made is None:  # the first search of this file, a log that no longer reaches back
+                    made = self._load(conn, seq, generation)  # or a broken chain of generations
             except UnfitError:
                 self.unusable, self.snapshots = file, {}
                 return None
@@ -125,34 +135,75 @@ class Columns:
 
     # -- making snapshots (under the lock) -----------------------------------------------------
     def _code(self, name: str, value: Any) -> int:
-        if value is None:
-            return -1
         codes = self.codes[name]
         code = codes.get(value)
         if code is None:
-            if len(codes) >= MAX_CODES:
+            if len(codes) > MAX_CODES:
                 raise UnfitError(f"{name}: more than {MAX_CODES} values")
-            code = codes[value] = len(codes)
+            code = codes[value] = len(self.values[name])
             self.values[name].append(value)
         return code
 
-    def _load(self, conn: sqlite3.Connection, seq: int) -> Snapshot:
+    def _load(self, conn: sqlite3.Connection, seq: int, generation: str) -> Snapshot:
         top, count = conn.execute("SELECT max(id), count(*) FROM docs").fetchone()
         top = top or 0
         if top > 8 * count + 1_000_000:  # numbers too sparse for arrays indexed by number
             raise UnfitError("report numbers too sparse")
         arrays = {name: np.full(top + 1, -1, dtype=np.int16) for name in FACETS}
         arrays[DATES] = np.zeros(top + 1, dtype=DATE)
-        fit = self._fill(arrays, conn.execute(f"SELECT id, {', '.join(FACETS.values())}, submitted_ts FROM docs"))
-        legacy = self._legacy(conn.execute("SELECT id, ward FROM doc_wards ORDER BY id").fetchall())
-        return Snapshot(seq, arrays, legacy, self.values, fit)
+        # Each column as one string in report order (a row a report to Python costs three times as
+        # much): numbers parsed by numpy, texts split and mapped to codes in C.
+        index = "INDEXED BY ix_docs_facets " if conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'ix_docs_facets'").fetchone() else ""
 
-    def _advance(self, conn: sqlite3.Connection, base: Snapshot, seq: int) -> Snapshot:
-        changed = [row[0] for row in conn.execute("SELECT DISTINCT id FROM changes WHERE seq > ?", (base.seq,))]
+        def column(expression: str) -> str:
+            return conn.execute(f"SELECT group_concat(v, char(31)) FROM (SELECT {expression} AS v FROM docs {index}"
+                                "ORDER BY id)").fetchone()[0] or ""
+
+        ids = np.fromstring(column("id"), dtype=np.int64, sep=chr(31)) if count else np.empty(0, np.int64)
+        for name, source in FACETS.items():
+            if name == "region":  # integers: each distinct value coded once
+                wards = np.fromstring(column(f"ifnull({source}, {NO_WARD})"), dtype=np.int64, sep=chr(31))
+                distinct, inverse = np.unique(wards, return_inverse=True)
+                lookup = np.array([-1 if w == NO_WARD else self._code(name, int(w)) for w in distinct], dtype=np.int16)
+                arrays[name][ids] = lookup[inverse] if ids.size else lookup[:0]
+                continue
+            # texts: "v" before each value, so that "" is NULL and no value reads as another
+            texts = column(f"CASE WHEN {source} IS NULL THEN '' ELSE 'v' || {source} END").split(chr(31)) if count else []
+            codes = {"": -1, **{"v" + value: code for value, code in self.codes[name].items() if isinstance(value, str)}}
+            for text in set(texts) - codes.keys():
+                codes[text] = self._code(name, text[1:])
+            arrays[name][ids] = np.fromiter(map(codes.__getitem__, texts), dtype=np.int16, count=len(texts))
+        stamps = (np.fromstring(column(f"ifnull(submitted_ts, {NO_DATE})"), dtype=np.int64, sep=chr(31))
+                  if count else np.empty(0, np.int64))
+        present = stamps != NO_DATE
+        real = stamps[present]
+        fit = not real.size or (int(real.min()) >= 0 and int(real.max()) <= LAST_DATE)
+        if fit:
+            arrays[DATES][ids] = np.where(present, stamps + 1, 0)
+        legacy = self._legacy(conn.execute("SELECT id, ward FROM doc_wards ORDER BY id").fetchall())
+        return Snapshot(seq, generation, arrays, legacy, self.values, fit)
+
+    def _advance(self, conn: sqlite3.Connection, base: Snapshot, seq: int, generation: str) -> Snapshot | None:
+        """``base`` with the changes logged after it applied; None when they do not follow from
+        it (a broken chain of generations) or would grow the arrays by more than a load checks."""
+        changed, reached, write = [], base.generation, None
+        for doc_id, before, after in conn.execute(
+                "SELECT id, before, after FROM change_log WHERE seq > ? ORDER BY seq", (base.seq,)):
+            if (before, after) != write:  # the first change of a write
+                if before != reached:
+                    return None
+                write, reached = (before, after), after
+            changed.append(doc_id)
+        if reached != generation:  # a write after the last logged one that was not logged
+            return None
         if not changed:
-            return Snapshot(seq, base.arrays, base.legacy, self.values, base.dates_fit)
-        listed = json.dumps(changed)
-        top = max(max(changed), len(base.arrays[DATES]) - 1)
+            return Snapshot(seq, generation, base.arrays, base.legacy, self.values, base.dates_fit)
+        size = len(base.arrays[DATES])
+        top = max(max(changed), size - 1)
+        if top >= size + 1_000_000:  # a much higher number: a load decides whether arrays fit
+            return None
+        listed = json.dumps(sorted(set(changed)))
         arrays = {}
         for name, array in base.arrays.items():
             grown = np.full(top + 1, 0 if name == DATES else -1, dtype=array.dtype)
@@ -168,23 +219,30 @@ class Columns:
         wards = np.concatenate([base.legacy[1][kept],
                                 np.array([self._code("region", r[1]) for r in rows], dtype=np.int16)])
         order = np.argsort(ids, kind="stable")
-        return Snapshot(seq, arrays, (ids[order], wards[order]), self.values, base.dates_fit and fit)
+        return Snapshot(seq, generation, arrays, (ids[order], wards[order]), self.values, base.dates_fit and fit)
 
     def _fill(self, arrays: dict[str, np.ndarray], cursor: sqlite3.Cursor) -> bool:
-        """Set the rows' codes and dates; False when a date does not fit the 4 bytes."""
-        names, fit = list(FACETS), True
-        while rows := cursor.fetchmany(20_000):
-            ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
-            for j, name in enumerate(names, 1):
-                code = self._code
-                arrays[name][ids] = np.fromiter((code(name, row[j]) for row in rows), dtype=np.int16,
-                                                count=len(rows))
-            dated = [row[-1] for row in rows if row[-1] is not None]
-            if dated and (min(dated) < 0 or max(dated) > LAST_DATE):
-                fit = False  # (its place keeps 0: these dates are not read from here)
+        """Set the rows' codes and dates; False when a date does not fit the 4 bytes. Each column
+        of a batch is mapped by the codes' dict in C (``map``), new values given codes first."""
+        fit = True
+        while rows := cursor.fetchmany(50_000):
+            columns = list(zip(*rows, strict=True))
+            ids = np.array(columns[0], dtype=np.int64)
+            for name, values in zip(FACETS, columns[1:-1], strict=True):
+                codes = self.codes[name]
+                for value in set(values) - codes.keys():
+                    self._code(name, value)
+                arrays[name][ids] = np.fromiter(map(codes.__getitem__, values), dtype=np.int16, count=len(values))
+            dates, present = columns[-1], None
+            if None in dates:
+                present = np.fromiter((d is not None for d in dates), dtype=bool, count=len(dates))
+                dates = [d or 0 for d in dates]
+            stamps = np.array(dates, dtype=np.int64)
+            real = stamps if present is None else stamps[present]
+            if real.size and (int(real.min()) < 0 or int(real.max()) > LAST_DATE):
+                fit = False  # (these dates are not read from here)
                 continue
-            arrays[DATES][ids] = np.fromiter((0 if row[-1] is None else row[-1] + 1 for row in rows),
-                                             dtype=np.int64, count=len(rows))
+            arrays[DATES][ids] = stamps + 1 if present is None else np.where(present, stamps + 1, 0)
         return fit
 
     def _legacy(self, rows: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:

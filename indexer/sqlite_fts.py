@@ -84,9 +84,11 @@ CREATE TABLE IF NOT EXISTS tombstones(id INTEGER PRIMARY KEY, revision INTEGER N
 CREATE TABLE IF NOT EXISTS doc_units(unit INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY(unit, id));
 CREATE TABLE IF NOT EXISTS doc_wards(ward INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY(ward, id));
 CREATE INDEX IF NOT EXISTS ix_doc_wards_id ON doc_wards(id);
--- The change log that each process's facet columns follow (indexer/sqlite_columns.py), and the
--- file's identity: a rebuild's new file gets a new one.
-CREATE TABLE IF NOT EXISTS changes(seq INTEGER PRIMARY KEY AUTOINCREMENT, id INTEGER NOT NULL);
+-- The change log that each process's facet columns follow (indexer/sqlite_columns.py): the reports
+-- each write changed, with the generation it started from and the one it made; and the file's
+-- identity (a rebuild's new file gets a new one).
+CREATE TABLE IF NOT EXISTS change_log(seq INTEGER PRIMARY KEY AUTOINCREMENT, id INTEGER NOT NULL,
+                                      before TEXT NOT NULL, after TEXT NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('file', lower(hex(randomblob(16))));
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
     title, content, address, answer, sender,
@@ -141,13 +143,16 @@ def _with_tags(expression: str | None, tags: str) -> str | None:
     return None if expression is None else f"({expression}) AND {tags}"
 
 
-def _bump_generation(conn: sqlite3.Connection) -> None:
-    conn.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (uuid.uuid4().hex,))
-
-
-def _trim_log(conn: sqlite3.Connection) -> None:
-    """Keep the newest LOG_KEEP changes (a process further behind loads the file whole)."""
-    conn.execute("DELETE FROM changes WHERE seq <= (SELECT max(seq) FROM changes) - ?", (LOG_KEEP,))
+def _log(conn: sqlite3.Connection, changed: list[int]) -> None:
+    """End a write that changed the reports ``changed``: a new generation (cached results of the
+    old one are not served), and the change log's rows of this write (kept: the newest LOG_KEEP;
+    a process further behind reads the file whole)."""
+    before = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0]
+    after = uuid.uuid4().hex
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (after,))
+    conn.executemany("INSERT INTO change_log(id, before, after) VALUES (?, ?, ?)",
+                     [(doc_id, before, after) for doc_id in changed])
+    conn.execute("DELETE FROM change_log WHERE seq <= (SELECT max(seq) FROM change_log) - ?", (LOG_KEEP,))
 
 
 def _quote(token: str) -> str:
@@ -276,10 +281,11 @@ class SqliteEngine(SearchEngine):
             Path(str(self.path) + suffix).unlink(missing_ok=True)
 
     # -- writing ----------------------------------------------------------------------------
-    def _write(self, conn: sqlite3.Connection, docs: list[dict[str, Any]], versioned: bool = True) -> tuple[int, int]:
-        """Write ``docs``; returns (accepted, changed): a revision the index already holds is accepted
-        without a change."""
-        done = changed = 0
+    def _write(self, conn: sqlite3.Connection, docs: list[dict[str, Any]],
+               versioned: bool = True) -> tuple[int, list[int]]:
+        """Write ``docs``; returns (how many accepted, the ids changed): a revision the index
+        already holds is accepted without a change."""
+        done, changed = 0, []
         # An index file made before the tags column keeps its layout until it is rebuilt.
         columns = FTS_COLUMNS if _tagged(conn) else FTS_COLUMNS[:-1]
         insert_fts = f"INSERT INTO fts(rowid, {', '.join(columns)}) VALUES (?{',?' * len(columns)})"
@@ -306,10 +312,8 @@ class SqliteEngine(SearchEngine):
                              [(ward, doc["id"]) for ward in doc.get("legacy_wards") or ()])
             conn.executemany("INSERT OR IGNORE INTO doc_units VALUES (?, ?)",
                              [(unit, doc["id"]) for unit in doc.get("units") or ()])
-            if versioned:  # a rebuild's new file has no log: readers load it whole
-                conn.execute("INSERT INTO changes(id) VALUES (?)", (doc["id"],))
             done += 1
-            changed += 1
+            changed.append(doc["id"])
         return done, changed
 
     def bulk_upsert(self, docs: list[dict[str, Any]]) -> int:
@@ -321,8 +325,7 @@ class SqliteEngine(SearchEngine):
             try:
                 done, changed = self._write(conn, docs)
                 if changed:  # a repeated delivery changes nothing, so cached results stay valid
-                    _bump_generation(conn)
-                    _trim_log(conn)
+                    _log(conn, changed)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -330,7 +333,7 @@ class SqliteEngine(SearchEngine):
         return done
 
     def delete(self, items: Iterable[tuple[int, int]]) -> int:
-        removed = 0
+        removed: list[int] = []
         with self._connect() as conn:
             conn.executescript(SCHEMA)
             conn.execute("BEGIN IMMEDIATE")
@@ -344,18 +347,16 @@ class SqliteEngine(SearchEngine):
                         conn.execute("DELETE FROM fts WHERE rowid = ?", (doc_id,))
                         conn.execute("DELETE FROM doc_units WHERE id = ?", (doc_id,))
                         conn.execute("DELETE FROM doc_wards WHERE id = ?", (doc_id,))
-                        conn.execute("INSERT INTO changes(id) VALUES (?)", (doc_id,))
-                        removed += 1
+                        removed.append(doc_id)
                     conn.execute("INSERT INTO tombstones VALUES (?, ?) ON CONFLICT(id) DO UPDATE "
                                  "SET revision = max(revision, excluded.revision)", (doc_id, revision))
                 if removed:  # a tombstone alone (e.g. an unpublished report) changes no result
-                    _bump_generation(conn)
-                    _trim_log(conn)
+                    _log(conn, removed)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-        return removed
+        return len(removed)
 
     def rebuild(self, docs: Iterable[dict[str, Any]], progress: Callable[[int], None] | None = None) -> int:
         tmp = self.path.with_name(f"{self.path.name}.rebuild-{uuid.uuid4().hex[:8]}")
@@ -584,6 +585,10 @@ class SqliteEngine(SearchEngine):
                   f"ORDER BY {order} LIMIT ?")
         limit = -1 if bound is None else bound + 1
         count = conn.execute(insert, [*selected_params, 0, *([match] if terms else []), *params, limit]).rowcount
+        if selected_params:
+            # A prepared statement keeps the parameters it last ran with until it runs again: the
+            # same statement, run on nothing, lets go of its copy of the dates' bytes (4 per report).
+            conn.execute(insert, [b"", 0, *([match] if terms else []), *params, 0])
         if near and count > bound:
             # Any-word results past the bound are ranked among the newest matches holding every word
             # but one (tier 1), then the newest of the rest (tier 0), not among the newest alone.
@@ -591,10 +596,12 @@ class SqliteEngine(SearchEngine):
             # so that this work too stays bounded however large the index grows.
             first, last = (sign * key for key in _ends(conn, table))
             reach = first + sign * NEAR_SPAN * abs(last - first)
-            conn.execute(insert.replace(" ORDER BY", " AND fts.rowid BETWEEN ? AND ? ORDER BY")
-                         + " ON CONFLICT(id) DO UPDATE SET tier = 1",
-                         [*selected_params, 1, near, *params, min(first, reach), max(first, reach), limit])
+            near_insert = (insert.replace(" ORDER BY", " AND fts.rowid BETWEEN ? AND ? ORDER BY")
+                           + " ON CONFLICT(id) DO UPDATE SET tier = 1")
+            conn.execute(near_insert, [*selected_params, 1, near, *params, min(first, reach), max(first, reach), limit])
             count = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # upserts are not new rows
+            if selected_params:
+                conn.execute(near_insert, [b"", 1, near, *params, 0, 0, 0])
         if bound is not None and count > bound:  # more than the bound: "more than bound"
             # Keys grow in reading order: drop the last read (of the lowest tier).
             if near:
@@ -624,8 +631,9 @@ class SqliteEngine(SearchEngine):
                 if table == "m":
                     candidates = _ids(conn, "m", sign) if candidates is None else candidates
                 counted = columns.count(name, candidates if table == "m" else _ids(conn, "mf", sign))
-                facets[name] = _ordered((str(value), n) for value, n in counted)
-                continue
+                if counted is not None:
+                    facets[name] = _ordered((str(value), n) for value, n in counted)
+                    continue
             # In SQL (a file written before the change log): the candidates' values from their rows.
             rows = f"{table} AS c CROSS JOIN docs d ON d.id = {sign} * c.id"
             counted = conn.execute(f"SELECT {column}, count(*) FROM {rows} WHERE {column} IS NOT NULL "

@@ -278,7 +278,7 @@ def test_facets_counted_in_memory_follow_what_another_process_writes(tmp_path, m
 
     loads = []
     original = Columns._load
-    monkeypatch.setattr(Columns, "_load", lambda self, conn, seq: loads.append(seq) or original(self, conn, seq))
+    monkeypatch.setattr(Columns, "_load", lambda self, conn, seq, gen: loads.append(seq) or original(self, conn, seq, gen))
     reader = SqliteEngine(tmp_path / "search.sqlite3", cache_size=0)
     writer = SqliteEngine(tmp_path / "search.sqlite3")  # another process's engine on the same file
     docs = {i: _facet_doc(i) for i in range(1, 40)}
@@ -312,7 +312,7 @@ def test_a_process_further_behind_than_the_change_log_reads_the_file_whole(tmp_p
         docs[i] = _facet_doc(i, revision=2, field="dat-dai")
         writer.bulk_upsert([docs[i]])
     with sqlite3.connect(writer.path) as conn:
-        assert conn.execute("SELECT count(*) FROM changes").fetchone()[0] == 2
+        assert conn.execute("SELECT count(*) FROM change_log").fetchone()[0] == 2
     assert _facets(reader) == _expected_facets(docs)
 
 
@@ -326,7 +326,7 @@ def test_facets_counted_in_sql_and_in_memory_agree(tmp_path):
     sql = SqliteEngine(tmp_path / "sql.sqlite3", cache_size=0)
     sql.bulk_upsert(docs)
     with sqlite3.connect(sql.path) as conn:
-        conn.execute("DROP TABLE changes")  # as written before the log
+        conn.execute("DROP TABLE change_log")  # as written before the log
     queries = [SearchQuery(q="ngập nước"), SearchQuery(q="ngap nuoc", wards=[25451]),
                SearchQuery(q="ngập nước", fields=["y-te"], statuses=["closed", "accepted"]),
                SearchQuery(q="nước", types=["pakn"], total_bound=5), SearchQuery(q="điện nước đường", per_page=50),
@@ -392,14 +392,14 @@ def test_reports_equal_in_score_come_newest_first_with_the_dates_read_from_memor
 
     loads = []
     original = Columns._load
-    monkeypatch.setattr(Columns, "_load", lambda self, conn, seq: loads.append(seq) or original(self, conn, seq))
+    monkeypatch.setattr(Columns, "_load", lambda self, conn, seq, gen: loads.append(seq) or original(self, conn, seq, gen))
     days = [5, 1, 9, 3, 7, 2, 8, 4, 6]  # dates in no order of the report numbers
     docs = {i: {**_doc(i), "submitted_at": f"2026-05-{d:02d}T03:00:00+00:00"} for i, d in enumerate(days, 1)}
     memory, sql = SqliteEngine(tmp_path / "m.sqlite3", cache_size=0), SqliteEngine(tmp_path / "s.sqlite3", cache_size=0)
 
     def same_order() -> list[int]:
         with sqlite3.connect(sql.path) as conn:
-            conn.execute("DROP TABLE IF EXISTS changes")  # this one reads the dates from the rows
+            conn.execute("DROP TABLE IF EXISTS change_log")  # this one reads the dates from the rows
         orders = []
         for engine in (memory, sql):
             orders.append([[h.id for h in engine.search(SearchQuery(q="ngập nước", sort=sort, total_bound=bound)).hits]
@@ -421,3 +421,49 @@ def test_reports_equal_in_score_come_newest_first_with_the_dates_read_from_memor
         engine.bulk_upsert([{**_doc(20), "submitted_at": "1900-01-02T00:00:00+00:00"}])
     assert same_order()[-2:] == [20, 3]
     assert len(loads) == 1 and memory._columns.snapshots
+
+
+def test_writes_the_log_does_not_follow_are_counted_right(tmp_path, monkeypatch):
+    """The log chains each write to the generation before it. A write that does not log (a writer
+    of the version before the log, during an upgrade), an older copy of the file put back, and a
+    report numbered far beyond the others are all counted right, never with stale or missing codes."""
+    import shutil
+
+    import indexer.sqlite_fts as engine_module
+
+    path = tmp_path / "s.sqlite3"
+    reader, writer = SqliteEngine(path, cache_size=0), SqliteEngine(path)
+    docs = {i: _facet_doc(i) for i in range(1, 21)}
+    writer.bulk_upsert(list(docs.values()))
+    assert _facets(reader) == _expected_facets(docs)
+
+    def unlogged(conn, changed):  # what the version before the log did
+        conn.execute("UPDATE meta SET value = hex(randomblob(16)) WHERE key = 'generation'")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(engine_module, "_log", unlogged)
+        docs[3] = _facet_doc(3, revision=2, type="idea")
+        docs[50] = _facet_doc(50, field="dat-dai")
+        writer.bulk_upsert([docs[3], docs[50]])
+    assert _facets(reader) == _expected_facets(docs)  # before: report 50 out of the arrays' bounds
+    docs[4] = _facet_doc(4, revision=2, status="closed")
+    writer.bulk_upsert([docs[4]])
+    assert _facets(reader) == _expected_facets(docs)
+
+    shutil.copy(path, tmp_path / "copy.sqlite3")  # a copy of the file now ...
+    for i in range(60, 70):
+        docs[i] = _facet_doc(i)
+        writer.bulk_upsert([docs[i]])
+    assert _facets(reader) == _expected_facets(docs)
+    (tmp_path / "copy.sqlite3").replace(path)  # ... put back: ten writes fewer, then three others
+    docs = {i: d for i, d in docs.items() if i < 60}
+    assert _facets(reader) == _expected_facets(docs)
+    for i in range(80, 93):
+        docs[i] = _facet_doc(i, field="y-te")
+        writer.bulk_upsert([docs[i]])
+    assert _facets(reader) == _expected_facets(docs)  # its log's numbers passed the old ones
+
+    docs[2**31 - 1] = _facet_doc(2**31 - 1)  # arrays of 2**31 entries: counted in SQL instead
+    writer.bulk_upsert([docs[2**31 - 1]])
+    assert _facets(reader) == _expected_facets(docs)
+    assert reader._columns.unusable is not None
