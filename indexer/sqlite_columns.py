@@ -41,8 +41,6 @@ DATES = "submitted_ts"  # the arrays' key of the dates (not a facet)
 MAX_CODES = 32_000  # values per facet that an int16 code holds
 DATE = np.dtype(">u4")  # a date's bytes: big-endian, so that bytes compare as the dates do
 LAST_DATE = 0xFFFF_FFFF - 1  # the last date (seconds since 1970) the 4 bytes hold
-NO_DATE = -(2**62)  # a load's marks of NULL (no real ward or date is either)
-NO_WARD = -(2**62)
 KEEP = 2  # snapshots kept: a search whose transaction began before a write still finds its own
 LOG_KEEP = 100_000  # changes the log keeps; a process further behind loads the file whole
 
@@ -95,8 +93,29 @@ class Columns:
         self.values: dict[str, list[Any]] = {}
         self.codes: dict[str, dict[Any, int]] = {}
 
-    def snapshot(self, conn: sqlite3.Connection) -> Snapshot | None:
-        """The snapshot of what ``conn``'s open read transaction sees, or None (count in SQL)."""
+    def snapshot(self, conn: sqlite3.Connection, in_transaction: bool = False) -> Snapshot | None:
+        """The snapshot of the file's state now, or None (count in SQL): of the state ``conn``'s
+        open read transaction sees, or else read in a transaction of its own."""
+        if in_transaction:
+            return self._snapshot(conn)
+        conn.execute("BEGIN")
+        try:
+            return self._snapshot(conn)
+        finally:
+            conn.execute("COMMIT")  # it only read
+
+    @staticmethod
+    def still(conn: sqlite3.Connection, snapshot: Snapshot) -> bool:
+        """Whether the file is still in ``snapshot``'s state: no write that changed reports since
+        (each moves the log's last number and the generation)."""
+        try:
+            return conn.execute("SELECT (SELECT value FROM meta WHERE key = 'generation'), "
+                                "(SELECT max(seq) FROM change_log)").fetchone() == (snapshot.generation,
+                                                                                   snapshot.seq or None)
+        except sqlite3.OperationalError:  # the file was replaced by one without the log
+            return False
+
+    def _snapshot(self, conn: sqlite3.Connection) -> Snapshot | None:
         try:
             file, generation, seq, low = conn.execute(
                 "SELECT (SELECT value FROM meta WHERE key = 'file'), (SELECT value FROM meta WHERE key = 'generation'), "
@@ -151,36 +170,7 @@ class Columns:
             raise UnfitError("report numbers too sparse")
         arrays = {name: np.full(top + 1, -1, dtype=np.int16) for name in FACETS}
         arrays[DATES] = np.zeros(top + 1, dtype=DATE)
-        # Each column as one string in report order (a row a report to Python costs three times as
-        # much): numbers parsed by numpy, texts split and mapped to codes in C.
-        index = "INDEXED BY ix_docs_facets " if conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE name = 'ix_docs_facets'").fetchone() else ""
-
-        def column(expression: str) -> str:
-            return conn.execute(f"SELECT group_concat(v, char(31)) FROM (SELECT {expression} AS v FROM docs {index}"
-                                "ORDER BY id)").fetchone()[0] or ""
-
-        ids = np.fromstring(column("id"), dtype=np.int64, sep=chr(31)) if count else np.empty(0, np.int64)
-        for name, source in FACETS.items():
-            if name == "region":  # integers: each distinct value coded once
-                wards = np.fromstring(column(f"ifnull({source}, {NO_WARD})"), dtype=np.int64, sep=chr(31))
-                distinct, inverse = np.unique(wards, return_inverse=True)
-                lookup = np.array([-1 if w == NO_WARD else self._code(name, int(w)) for w in distinct], dtype=np.int16)
-                arrays[name][ids] = lookup[inverse] if ids.size else lookup[:0]
-                continue
-            # texts: "v" before each value, so that "" is NULL and no value reads as another
-            texts = column(f"CASE WHEN {source} IS NULL THEN '' ELSE 'v' || {source} END").split(chr(31)) if count else []
-            codes = {"": -1, **{"v" + value: code for value, code in self.codes[name].items() if isinstance(value, str)}}
-            for text in set(texts) - codes.keys():
-                codes[text] = self._code(name, text[1:])
-            arrays[name][ids] = np.fromiter(map(codes.__getitem__, texts), dtype=np.int16, count=len(texts))
-        stamps = (np.fromstring(column(f"ifnull(submitted_ts, {NO_DATE})"), dtype=np.int64, sep=chr(31))
-                  if count else np.empty(0, np.int64))
-        present = stamps != NO_DATE
-        real = stamps[present]
-        fit = not real.size or (int(real.min()) >= 0 and int(real.max()) <= LAST_DATE)
-        if fit:
-            arrays[DATES][ids] = np.where(present, stamps + 1, 0)
+        fit = self._fill(arrays, conn.execute(f"SELECT id, {', '.join(FACETS.values())}, submitted_ts FROM docs"))
         legacy = self._legacy(conn.execute("SELECT id, ward FROM doc_wards ORDER BY id").fetchall())
         return Snapshot(seq, generation, arrays, legacy, self.values, fit)
 

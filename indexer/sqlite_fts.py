@@ -497,27 +497,39 @@ class SqliteEngine(SearchEngine):
             cached = self._cache.get(key)
             if cached is not None:
                 return cached
-            # One read transaction: the candidates, the facet columns' snapshot, the ranking and the
-            # page's documents all see the same state of the file, whatever another process writes.
-            conn.execute("BEGIN")
-            try:
-                columns = self._columns.snapshot(conn)  # None: the facets are counted in SQL
-                total, exact = self._candidates(conn, query, terms, columns=columns)
-                if total == 0 and falls_back(query):  # this answer is replaced by the any-word one
-                    return SearchResult(total=0, hits=[], facets={}, total_exact=exact)
-                facets, facets_exact = self._facets(conn, query, terms, exact, columns) if query.facets else ({}, True)
-                # The page's ids first (ordering reads the candidates' dates), then only their
-                # documents.
-                page = []
-                if total and query.offset < total:
-                    sql, params = self._ranked(conn, query, terms)
-                    page = conn.execute(sql + " LIMIT ? OFFSET ?", [*params, query.per_page, query.offset]).fetchall()
-                raws = dict(conn.execute(
-                    f"SELECT id, doc FROM docs WHERE id IN ({','.join('?' * len(page))})",
-                    [doc_id for doc_id, _ in page]).fetchall()) if page else {}
-            finally:
-                if conn.in_transaction:
-                    conn.execute("COMMIT")  # it only read
+            # No read transaction spans the search at first (it would hold the file's read lock for
+            # the whole search, and a writer waiting for it would hold back every search starting
+            # meanwhile): the facet columns' snapshot is made in a short one, and at the end the
+            # file is checked to be still in the snapshot's state. A write that changed reports in
+            # between makes the search run again; the third time, in one read transaction.
+            for attempt in range(3):
+                locked = attempt == 2
+                if locked:
+                    conn.execute("BEGIN")
+                try:
+                    columns = self._columns.snapshot(conn, locked)  # None: counted in SQL
+                    total, exact = self._candidates(conn, query, terms, columns=columns)
+                    if total == 0 and falls_back(query):  # this answer is replaced by the any-word one
+                        return SearchResult(total=0, hits=[], facets={}, total_exact=exact)
+                    facets, facets_exact = (self._facets(conn, query, terms, exact, columns) if query.facets
+                                            else ({}, True))
+                    # The page's ids first (ordering reads the candidates' dates), then only their
+                    # documents.
+                    page = []
+                    if total and query.offset < total:
+                        sql, params = self._ranked(conn, query, terms)
+                        page = conn.execute(sql + " LIMIT ? OFFSET ?",
+                                            [*params, query.per_page, query.offset]).fetchall()
+                    raws = dict(conn.execute(
+                        f"SELECT id, doc FROM docs WHERE id IN ({','.join('?' * len(page))})",
+                        [doc_id for doc_id, _ in page]).fetchall()) if page else {}
+                finally:
+                    if locked and conn.in_transaction:
+                        conn.execute("COMMIT")  # it only read
+                if locked or columns is None or self._columns.still(conn, columns):
+                    break
+        # (a report deleted between the ranking and the reading of the page: left out)
+        page = [(doc_id, value) for doc_id, value in page if doc_id in raws]
         hits = []
         for doc_id, value in page:
             doc = json.loads(raws[doc_id])
