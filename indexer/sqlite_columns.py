@@ -6,9 +6,10 @@ numpy arrays indexed by report number, and a facet is one ``bincount`` over the 
 
 The arrays follow the index file through its change log, the ``change_log`` table: every write
 that changes reports adds their numbers there, in its own transaction, with the index generation
-it started from and the one it made. A search reads the log's last number and the generation in
-the same read transaction as its candidates, and counts with a ``Snapshot`` of exactly that state:
-made once by copying the newest snapshot and applying the changes in between, and never modified
+it started from and the one it made. A search takes the ``Snapshot`` of the file's state (its
+generation and the log's last number, read in one short read transaction) and checks at its end
+that the file is still in that state (``SqliteEngine._search`` runs it again if not). A snapshot is
+made once per state by copying the newest and applying the changes in between, and never modified
 after, so a thread counting with one never sees another thread's update. The generations chain the
 writes: where a write started from another generation than the one before it ended with (a writer
 that does not log, an older copy of the file put back), the file is read again whole, as it is
@@ -20,9 +21,9 @@ order is date order. A search's candidates take their dates from it instead of r
 candidate's row of ``docs`` (the dates order equal scores), which was most of the candidates' time.
 A file with a date before 1970 or after 2106 reads its dates from the rows.
 
-When no snapshot can answer (a file written before the log existed, until its next write; a search
-whose transaction is older than the snapshots kept; report numbers too sparse for an array), the
-engine counts in SQL, with the same result.
+When no snapshot can answer (a file written before the log existed, until its next write; a state
+older than the snapshots kept; report numbers too sparse for an array), the engine counts in SQL,
+with the same result.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ DATES = "submitted_ts"  # the arrays' key of the dates (not a facet)
 MAX_CODES = 32_000  # values per facet that an int16 code holds
 DATE = np.dtype(">u4")  # a date's bytes: big-endian, so that bytes compare as the dates do
 LAST_DATE = 0xFFFF_FFFF - 1  # the last date (seconds since 1970) the 4 bytes hold
-KEEP = 2  # snapshots kept: a search whose transaction began before a write still finds its own
+KEEP = 2  # snapshots kept: a search that read the state before a write still finds its own
 LOG_KEEP = 100_000  # changes the log keeps; a process further behind loads the file whole
 
 
