@@ -112,9 +112,14 @@ def search(page, server, text: str) -> int:
 
 
 def open_filters(page) -> None:
-    """On a phone the facets are above the results behind the "Bộ lọc" button: tap it (issue 16)."""
-    if is_phone(page) and not page.locator("aside.facets").is_visible():
-        button = page.get_by_role("button", name=re.compile(r"^Bộ lọc"))
+    """On a phone the facets are above the results behind the "Bộ lọc" button: tap it (issue 16).
+    The page's script shows the button and hides the facets; until it has run (it is deferred) the
+    facets are still shown, so wait for the button before looking at them."""
+    if not is_phone(page):
+        return
+    button = page.get_by_role("button", name=re.compile(r"^Bộ lọc"))
+    expect(button).to_be_visible()
+    if not page.locator("aside.facets").is_visible():
         assert button.bounding_box()["y"] < page.locator("section.results").bounding_box()["y"]
         button.click()
         expect(page.locator("aside.facets")).to_be_visible()
