@@ -38,7 +38,7 @@ from indexer.query import (
     pairs,
     text_pairs,
 )
-from indexer.sqlite_columns import LOG_KEEP, Columns, Snapshot
+from indexer.sqlite_columns import FACETS, LOG_KEEP, Columns, Snapshot
 from indexer.text import fold, nfc
 
 SCHEMA_VERSION = "1"
@@ -97,8 +97,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
 """
 FTS_COLUMNS = ("title", "content", "address", "answer", "sender", "f_title", "f_content", "f_address",
                "f_answer", "f_sender", "pairs", "tags")
-FACET_COLUMNS = {"field": "d.field", "region": "d.ward_code", "status": "d.status",
-                 "type": "d.type", "month": "d.month"}
+# The facets' columns of docs d, for counting in SQL (indexer/sqlite_columns.py names them once).
+FACET_COLUMNS = {name: f"d.{column}" for name, column in FACETS.items()}
 
 
 def _words(text: str | None) -> list[str]:
