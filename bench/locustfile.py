@@ -17,7 +17,7 @@ import time
 from itertools import count
 from pathlib import Path
 
-from locust import FastHttpUser, between, constant, task
+from locust import FastHttpUser, task
 
 PLAN = json.loads(Path(os.environ["LOAD_PLAN"]).read_text(encoding="utf-8"))
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -40,31 +40,40 @@ def _hidden(pattern: re.Pattern[str], html: str) -> str:
 
 
 class PortalUser(FastHttpUser):
-    # LOAD_NO_WAIT: the baseline run, one user acting back to back.
-    wait_time = constant(0) if os.environ.get("LOAD_NO_WAIT") else between(1, 3)
-
     def on_start(self) -> None:
-        self.rng = random.Random()
+        number = next(_numbers)
+        # Each user's draws (actions, queries, pauses) come from a seed of its own, so that two runs
+        # of the load test send the same requests: what differs between them is the code served
+        # and the machine, not which exports of tens of thousands of rows happened to be drawn.
+        self.rng = random.Random(f"{os.environ.get('LOAD_SEED', 'pakn')}-{number}")
         # A number of its own per user and per run (the OTP rules allow one code a minute per number).
-        self.phone = f"091{PLAN['phone_prefix']}{os.environ.get('LOAD_RUN', '0')}{next(_numbers):03d}"
+        self.phone = f"091{PLAN['phone_prefix']}{os.environ.get('LOAD_RUN', '0')}{number:03d}"
         self.logged_in = False
 
+    def wait_time(self) -> float:
+        # LOAD_NO_WAIT: the baseline run, one user acting back to back.
+        return 0.0 if os.environ.get("LOAD_NO_WAIT") else self.rng.uniform(1, 3)
+
     # -- the mix --------------------------------------------------------------------------------
-    @task(70)
+    @task
+    def act(self) -> None:
+        """One action of the mix, drawn from the user's own seed (Locust's own choice of task
+        draws from the process's shared random state)."""
+        action = self.rng.choices((self.search, self.report_page, self.send, self.export), (70, 20, 5, 5))[0]
+        action()
+
     def search(self) -> None:
         params = self._search_params()
         with self.client.get("/tra-cuu", params=params, name="search", catch_response=True) as resp:
             if resp.status_code != 200 or "result" not in (resp.text or ""):
                 resp.failure(f"status {resp.status_code}")
 
-    @task(20)
     def report_page(self) -> None:
         code = self.rng.choice(PLAN["codes"])
         with self.client.get(f"/pakn/{code}", name="report page", catch_response=True) as resp:
             if resp.status_code != 200 or code not in (resp.text or ""):
                 resp.failure(f"status {resp.status_code}")
 
-    @task(5)
     def send(self) -> None:
         if not self.logged_in:
             self._login()
@@ -92,7 +101,6 @@ class PortalUser(FastHttpUser):
         with open(PLAN["sent_file"], "a", encoding="utf-8") as fh:
             fh.write(str(resp.url).rstrip("/").rsplit("/", 1)[-1] + "\n")
 
-    @task(5)
     def export(self) -> None:
         params = {"q": self._query()}
         if self.rng.random() < 0.5:

@@ -19,6 +19,7 @@ from webapp.extensions import db
 from webapp.reference.models import Field, Province, Ward
 from webapp.reports.models import REPORT_TYPE_LABELS, STATUS_LABELS, ReportType, Status
 from webapp.reports.public import public_item as item_json  # the one public view of a report
+from webapp.reports.public import public_items  # the same, for many documents at once
 from webapp.search.engines import get_engine
 
 
@@ -120,4 +121,4 @@ def result_json(query: SearchQuery, result: SearchResult) -> dict[str, Any]:
 
 
 __all__ = ["EngineUnavailable", "ParamError", "run_search", "result_json",
-           "item_json", "facets_json", "reference", "unavailable_message", "UNAVAILABLE_CODE"]
+           "item_json", "public_items", "facets_json", "reference", "unavailable_message", "UNAVAILABLE_CODE"]
