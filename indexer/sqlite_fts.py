@@ -262,6 +262,9 @@ class SqliteEngine(SearchEngine):
                 conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
                                        check_same_thread=True)
                 conn.execute("PRAGMA journal_mode=DELETE")
+                # The candidate tables (at most the bound's rows, emptied by the next search) in
+                # memory rather than in a temporary file's pages.
+                conn.execute("PRAGMA temp_store=MEMORY")
             except (OSError, sqlite3.Error) as exc:
                 raise EngineUnavailable(f"không mở được chỉ mục {self.path}: {exc}") from exc
             local.conn, local.file = conn, current  # None for a new file: reopened once it exists
