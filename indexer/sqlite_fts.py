@@ -216,10 +216,15 @@ class SqliteEngine(SearchEngine):
         self.busy_timeout = busy_timeout  # seconds a statement waits for another process's lock
         self._cache = _ResultCache(cache_size)
         self._frequencies = _Frequencies()
-        self._columns = Columns()  # the facet columns in this process's memory
+        # The facet columns in this process's memory (a large file is read in the background).
+        self._columns = Columns(opener=self._open)
         self._local = threading.local()  # this thread's read connection, and the file it opened
 
     # -- connections ------------------------------------------------------------------------
+    def _open(self) -> sqlite3.Connection:
+        """A new read connection of the caller's thread (the facet columns' background read)."""
+        return sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+
     @contextmanager
     def _connect(self, path: Path | None = None) -> Iterator[sqlite3.Connection]:
         target = path or self.path

@@ -302,6 +302,72 @@ def test_facets_counted_in_memory_follow_what_another_process_writes(tmp_path, m
     assert len(loads) == 2
 
 
+def test_a_large_file_is_read_in_the_background_while_searches_count_in_sql(tmp_path, monkeypatch):
+    """A worker's first search of a large file (3 s to read whole at 1,000,000 reports) does not wait
+    for that read: a thread of its own reads the file in parts, without holding it locked between
+    parts (the indexer goes on writing), and the searches meanwhile count in SQL with the same
+    answers. The reports written during the read are read again from the change log; from then on
+    the searches count in memory. A file that a rebuild replaced meanwhile is read anew."""
+    from indexer import sqlite_columns
+    from indexer.sqlite_columns import Columns
+
+    monkeypatch.setattr(sqlite_columns, "PART", 10)  # 39 reports: four parts
+    reading, release, parts = threading.Event(), threading.Event(), []
+    fill = Columns._fill
+
+    def held(arrays, batches, dictionary):
+        if threading.current_thread().name == "pakn-facet-columns":
+            parts.append(1)
+            if len(parts) == 2:  # between the first part and the rest
+                reading.set()
+                assert release.wait(10)
+        return fill(arrays, batches, dictionary)
+
+    monkeypatch.setattr(Columns, "_fill", staticmethod(held))
+    reader = SqliteEngine(tmp_path / "search.sqlite3", cache_size=0)
+    reader._columns.background_from = 20  # "large" for this test
+    writer = SqliteEngine(tmp_path / "search.sqlite3", busy_timeout=2)  # a lock held by the read: it fails
+    docs = {i: _facet_doc(i) for i in range(1, 40)}
+    writer.bulk_upsert(list(docs.values()))
+
+    assert _facets(reader) == _expected_facets(docs)  # answered in SQL while the read goes on
+    assert reading.wait(5) and not reader._columns.snapshots
+    docs[45] = _facet_doc(45, field="dat-dai", ward_code=26000)  # a new, higher number
+    docs[3] = _facet_doc(3, revision=2, field="y-te", ward_code=None, legacy_wards=[25452])  # a part read
+    docs[35] = _facet_doc(35, revision=2, status="closed", month="2026-12")  # a part not read yet
+    writer.bulk_upsert([docs[45], docs[3], docs[35]])  # the read holds no lock between its parts
+    assert _facets(reader) == _expected_facets(docs)
+    release.set()
+    reader._columns.wait(10)
+    assert reader._columns.snapshots  # read whole, then brought up to date by the log
+    assert _facets(reader) == _expected_facets(docs)
+    assert reader._columns.snapshots
+    writer.delete([(5, 2)])
+    del docs[5]
+    assert _facets(reader) == _expected_facets(docs)  # and it follows the writes from there
+
+    # A rebuild replaces the file while it is being read: the read ends on the file it opened, and
+    # the next search, finding another file, drops it and has the new one read.
+    reading.clear()
+    release.clear()
+    parts.clear()
+    writer.drop()
+    docs = {i: _facet_doc(i, status="closed") for i in range(100, 130)}
+    writer.rebuild(list(docs.values()))
+    assert _facets(reader) == _expected_facets(docs)
+    assert reading.wait(5)
+    newer = {i: _facet_doc(i, status="answered") for i in range(200, 230)}
+    writer.rebuild(list(newer.values()))
+    replaced = reader._columns.file
+    release.set()
+    reader._columns.wait(10)
+    assert _facets(reader) == _expected_facets(newer)  # the new file: in SQL while it is read
+    assert reader._columns.file != replaced
+    reader._columns.wait(10)
+    assert reader._columns.snapshots
+    assert _facets(reader) == _expected_facets(newer)
+
+
 def test_a_process_further_behind_than_the_change_log_reads_the_file_whole(tmp_path, monkeypatch):
     monkeypatch.setattr("indexer.sqlite_fts.LOG_KEEP", 2)
     reader, writer = SqliteEngine(tmp_path / "s.sqlite3", cache_size=0), SqliteEngine(tmp_path / "s.sqlite3")
