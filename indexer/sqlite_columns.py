@@ -32,7 +32,9 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -48,6 +50,7 @@ KEEP = 2  # snapshots kept: a search that read the state before a write still fi
 LOG_KEEP = 100_000  # changes the log keeps; a process further behind loads the file whole
 BACKGROUND_FROM = 200_000  # reports from which a file is read whole in the background (see Columns)
 PART = 50_000  # reports read at a time
+RETRY = 30.0  # seconds before a background read that failed is tried again
 
 
 log = logging.getLogger(__name__)
@@ -86,8 +89,12 @@ class Snapshot:
         self.legacy = legacy  # (report numbers, region codes) of doc_wards, sorted by number
         self.values = values  # facet -> value per code (shared, only ever appended to)
         self.dates_fit = dates_fit  # every date in 1970–2106
-        # what substr(?, id * 4 + 1, 4) reads (see the module); None: the dates are read from the rows
-        self.dates = arrays[DATES].tobytes() if dates_fit else None
+
+    @cached_property
+    def dates(self) -> bytes | None:
+        """What substr(?, id * 4 + 1, 4) reads (see the module); None: the dates are read from the
+        rows. Made at a search's first use (a snapshot only passed through is never copied)."""
+        return self.arrays[DATES].tobytes() if self.dates_fit else None
 
     def count(self, name: str, ids: np.ndarray) -> list[tuple[Any, int]] | None:
         """(value, how many of ``ids`` have it) for facet ``name``, values with a count only; None
@@ -126,6 +133,8 @@ class Columns:
         self.opener = opener
         self.background_from = background_from
         self.loading: threading.Thread | None = None  # the thread reading a file whole, while it does
+        self.loading_file: str | None = None  # the file it reads
+        self.failed: tuple[str, float] | None = None  # a read that failed: (file, when), not retried for RETRY s
 
     def snapshot(self, conn: sqlite3.Connection, in_transaction: bool = False) -> Snapshot | None:
         """The snapshot of the file's state now, or None (count in SQL): of the state ``conn``'s
@@ -192,10 +201,17 @@ class Columns:
         an opener, from ``background_from`` reports."""
         if self.opener is None:
             return False
-        if self.loading is not None and self.loading.is_alive():
+        if self.loading is not None and self.loading.is_alive() and self.loading_file == file:
             return True
-        if conn.execute("SELECT count(*) FROM docs").fetchone()[0] < self.background_from:
+        # The highest report number first (one lookup; a count reads a whole index, and this holds
+        # the lock): the count only where that is high. A thread still reading a replaced file
+        # stops at its next part.
+        if ((conn.execute("SELECT max(id) FROM docs").fetchone()[0] or 0) < self.background_from
+                or conn.execute("SELECT count(*) FROM docs").fetchone()[0] < self.background_from):
             return False
+        if self.failed is not None and self.failed[0] == file and time.monotonic() - self.failed[1] < RETRY:
+            return True  # in SQL until then: a read that fails again and again would read the file again and again
+        self.loading_file = file
         self.loading = threading.Thread(target=self._load_whole, args=(file,), name="pakn-facet-columns",
                                         daemon=True)
         self.loading.start()
@@ -217,8 +233,10 @@ class Columns:
                 if self.file == file:
                     self.unusable, self.snapshots = file, {}
             return
-        except (sqlite3.Error, OSError):  # the next search that needs it starts another read
+        except Exception:  # the searches count in SQL; a search after RETRY s starts another read
             log.warning("facet columns: reading the index file whole failed", exc_info=True)
+            with self.lock:
+                self.failed = (file, time.monotonic())
             return
         if made is not None:
             with self.lock:
@@ -245,6 +263,8 @@ class Columns:
         fit, last = True, -1
         columns = f"id, {', '.join(FACETS.values())}, submitted_ts"
         while last < top:
+            if self.file != file:  # replaced (a rebuild): the next search has the new file read
+                return None
             rows = conn.execute(f"SELECT {columns} FROM docs WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
                                 (last, top, PART)).fetchall()
             if not rows:

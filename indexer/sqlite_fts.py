@@ -222,8 +222,9 @@ class SqliteEngine(SearchEngine):
 
     # -- connections ------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
-        """A new read connection of the caller's thread (the facet columns' background read)."""
-        return sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+        """A new read-only connection of the caller's thread (the facet columns' background read)."""
+        return sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=self.busy_timeout,
+                               isolation_level=None)
 
     @contextmanager
     def _connect(self, path: Path | None = None) -> Iterator[sqlite3.Connection]:
@@ -267,9 +268,6 @@ class SqliteEngine(SearchEngine):
                 conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
                                        check_same_thread=True)
                 conn.execute("PRAGMA journal_mode=DELETE")
-                # The candidate tables (at most the bound's rows, emptied by the next search) in
-                # memory rather than in a temporary file's pages.
-                conn.execute("PRAGMA temp_store=MEMORY")
             except (OSError, sqlite3.Error) as exc:
                 raise EngineUnavailable(f"không mở được chỉ mục {self.path}: {exc}") from exc
             local.conn, local.file = conn, current  # None for a new file: reopened once it exists
