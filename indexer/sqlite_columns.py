@@ -51,6 +51,9 @@ LOG_KEEP = 100_000  # changes the log keeps; a process further behind loads the 
 BACKGROUND_FROM = 200_000  # reports from which a file is read whole in the background (see Columns)
 PART = 50_000  # reports read at a time
 RETRY = 30.0  # seconds before a background read that failed is tried again
+# The file's state: its identity, its generation, and the change log's newest and oldest numbers.
+STATE = ("SELECT (SELECT value FROM meta WHERE key = 'file'), (SELECT value FROM meta WHERE key = 'generation'), "
+         "(SELECT max(seq) FROM change_log), (SELECT min(seq) FROM change_log)")
 
 
 log = logging.getLogger(__name__)
@@ -160,9 +163,7 @@ class Columns:
 
     def _snapshot(self, conn: sqlite3.Connection) -> Snapshot | None:
         try:
-            file, generation, seq, low = conn.execute(
-                "SELECT (SELECT value FROM meta WHERE key = 'file'), (SELECT value FROM meta WHERE key = 'generation'), "
-                "(SELECT max(seq) FROM change_log), (SELECT min(seq) FROM change_log)").fetchone()
+            file, generation, seq, low = conn.execute(STATE).fetchone()
         except sqlite3.OperationalError:  # a file written before the log: until its next write
             return None
         seq = seq or 0
@@ -249,17 +250,10 @@ class Columns:
         and the searches behind the waiting writer), then brought to the file's state at the end
         by the change log since the first part: a report written meanwhile is read again. None
         when the file was replaced, or the log does not reach back to the start."""
-        state = ("SELECT (SELECT value FROM meta WHERE key = 'file'), (SELECT value FROM meta WHERE key = "
-                 "'generation'), (SELECT max(seq) FROM change_log), (SELECT min(seq) FROM change_log)")
-        found, generation, seq, _low = conn.execute(state).fetchone()
+        found, generation, seq, _low = conn.execute(STATE).fetchone()
         if found != file or generation is None:
             return None
-        top, count = conn.execute("SELECT max(id), count(*) FROM docs").fetchone()
-        top = top or 0
-        if top > 8 * count + 1_000_000:
-            raise UnfitError("report numbers too sparse")
-        arrays = {name: np.full(top + 1, -1, dtype=np.int16) for name in FACETS}
-        arrays[DATES] = np.zeros(top + 1, dtype=DATE)
+        top, arrays = _empty_arrays(conn)
         fit, last = True, -1
         columns = f"id, {', '.join(FACETS.values())}, submitted_ts"
         while last < top:
@@ -275,7 +269,7 @@ class Columns:
         read = Snapshot(seq or 0, generation, arrays, legacy, dictionary.values, fit)
         conn.execute("BEGIN")
         try:
-            found, generation, seq, low = conn.execute(state).fetchone()
+            found, generation, seq, low = conn.execute(STATE).fetchone()
             if found != file or generation is None or (low is not None and low > read.seq + 1):
                 return None
             return self._advance(conn, read, seq or 0, generation, dictionary)
@@ -291,12 +285,7 @@ class Columns:
     # -- making snapshots (under the lock, or in the background thread with a dictionary of its own)
     def _load(self, conn: sqlite3.Connection, seq: int, generation: str, dictionary: Codes | None = None) -> Snapshot:
         dictionary = dictionary or self.dictionary
-        top, count = conn.execute("SELECT max(id), count(*) FROM docs").fetchone()
-        top = top or 0
-        if top > 8 * count + 1_000_000:  # numbers too sparse for arrays indexed by number
-            raise UnfitError("report numbers too sparse")
-        arrays = {name: np.full(top + 1, -1, dtype=np.int16) for name in FACETS}
-        arrays[DATES] = np.zeros(top + 1, dtype=DATE)
+        _top, arrays = _empty_arrays(conn)
         fit = self._fill(arrays, _batches(conn.execute(f"SELECT id, {', '.join(FACETS.values())}, submitted_ts "
                                                        "FROM docs")), dictionary)
         legacy = self._legacy(conn.execute("SELECT id, ward FROM doc_wards ORDER BY id").fetchall(), dictionary)
@@ -372,6 +361,18 @@ class Columns:
     def _legacy(rows: list[tuple[int, int]], dictionary: Codes) -> tuple[np.ndarray, np.ndarray]:
         return (np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
                 np.fromiter((dictionary.code("region", r[1]) for r in rows), dtype=np.int16, count=len(rows)))
+
+
+def _empty_arrays(conn: sqlite3.Connection) -> tuple[int, dict[str, np.ndarray]]:
+    """The highest report number, and arrays indexed up to it with no report in them; UnfitError
+    when the numbers are too sparse for arrays indexed by number."""
+    top, count = conn.execute("SELECT max(id), count(*) FROM docs").fetchone()
+    top = top or 0
+    if top > 8 * count + 1_000_000:
+        raise UnfitError("report numbers too sparse")
+    arrays = {name: np.full(top + 1, -1, dtype=np.int16) for name in FACETS}
+    arrays[DATES] = np.zeros(top + 1, dtype=DATE)
+    return top, arrays
 
 
 def _batches(cursor: sqlite3.Cursor) -> Iterator[list[tuple[Any, ...]]]:
