@@ -11,6 +11,7 @@ and that the index caught up (nothing lost under load).
 
     make load                                   # 100,000 reports, 50 users, 60 s
     .venv/bin/python bench/load.py --reports 20000 --users 50 --duration 60
+    make load LOAD_ARGS="--cache 0 --export-workers 2"   # exports by a pool of their own (docs/deploy.md)
 
 The generated data is kept in bench/out/load-<reports>/ (made once, ~10 min at 100,000) and
 copied for each run, so every run starts from the same database. All virtual users come from
@@ -113,13 +114,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(instance: Path, port: int, workers: int, threads: int, cache: int) -> subprocess.Popen[bytes]:
+def serve(instance: Path, port: int, workers: int, threads: int, cache: int,
+          nice: int = 0) -> subprocess.Popen[bytes]:
     env = {**_clean_env(), "PAKN_INSTANCE_PATH": str(instance), "PAKN_RATE_LIMITS": "false",
            "PAKN_OTP_MAX_PER_IP_HOUR": "1000000", "PAKN_SEARCH_CACHE_SIZE": str(cache)}
     proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--workers", str(workers), "--threads", str(threads), "--bind",
+        [*(["nice", "-n", str(nice)] if nice else []),
+         str(BIN / "gunicorn"), "--workers", str(workers), "--threads", str(threads), "--bind",
          f"127.0.0.1:{port}", "--timeout", "120", "--log-level", "warning", "wsgi:app"],
-        cwd=ROOT, env=env)
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -133,8 +136,10 @@ def serve(instance: Path, port: int, workers: int, threads: int, cache: int) -> 
 
 
 def run_locust(url: str, plan_path: Path, users: int, duration: int, wait: bool, prefix: Path,
-               run: int) -> dict[str, dict]:
+               run: int, export_url: str | None = None) -> dict[str, dict]:
     env = {**_clean_env(), "LOAD_PLAN": str(plan_path), "LOAD_RUN": str(run)}
+    if export_url:
+        env["LOAD_EXPORT_URL"] = export_url
     if not wait:
         env["LOAD_NO_WAIT"] = "1"
     subprocess.run(
@@ -180,6 +185,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--cache", type=int, default=256,
                         help="SEARCH_CACHE_SIZE of the served instance (0: every search computed)")
+    parser.add_argument("--export-workers", type=int, default=0,
+                        help="serve the exports from a pool of their own, of this many workers at "
+                             "nice 10 (docs/deploy.md: the export pool); 0: the one pool serves all")
     args = parser.parse_args()
 
     data = prepare(args.reports)
@@ -191,25 +199,33 @@ def main() -> None:
     port = free_port()
     log(f"gunicorn: {args.workers} workers x {args.threads} threads on 127.0.0.1:{port}, {before:,} reports")
     server = serve(instance, port, args.workers, args.threads, args.cache)
-    url = f"http://127.0.0.1:{port}"
+    url, export_url, pools = f"http://127.0.0.1:{port}", None, [server]
+    if args.export_workers:
+        export_port = free_port()
+        log(f"export pool: {args.export_workers} workers x {args.threads} threads at nice 10 on 127.0.0.1:{export_port}")
+        pools.append(serve(instance, export_port, args.export_workers, args.threads, args.cache, nice=10))
+        export_url = f"http://127.0.0.1:{export_port}"
     try:
         log("warm-up, 10 s, 5 users (not counted)")
-        run_locust(url, plan_path, 5, 10, False, work / "warmup", 0)
+        run_locust(url, plan_path, 5, 10, False, work / "warmup", 0, export_url)
         log(f"baseline: 1 user, no pause, {args.baseline} s")
-        base = run_locust(url, plan_path, 1, args.baseline, False, work / "baseline", 1)
+        base = run_locust(url, plan_path, 1, args.baseline, False, work / "baseline", 1, export_url)
         log(f"load: {args.users} users, 1–3 s between actions, {args.duration} s")
-        loaded = run_locust(url, plan_path, args.users, args.duration, True, work / "load", 2)
+        loaded = run_locust(url, plan_path, args.users, args.duration, True, work / "load", 2, export_url)
         sent_after, _ = counts(instance)
         deadline = time.monotonic() + 120
         while (pending := counts(instance)[1]) and time.monotonic() < deadline:
             time.sleep(1)
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(30)
+        for pool in pools:
+            pool.send_signal(signal.SIGTERM)
+        for pool in pools:
+            pool.wait(30)
 
     shown, lost = missing_sends(instance, work / "sent.txt")
     print()
-    print(f"{args.reports:,} reports, embedded engine, gunicorn {args.workers}x{args.threads}, "
+    exports_by = f", exports by a pool of {args.export_workers}x{args.threads} at nice 10" if args.export_workers else ""
+    print(f"{args.reports:,} reports, embedded engine, gunicorn {args.workers}x{args.threads}{exports_by}, "
           f"search cache {args.cache}, {args.users} users for {args.duration} s (baseline: 1 user, {args.baseline} s)")
     header = f"{'action':<12} {'requests':>8} {'errors':>7} {'p50 ms':>7} {'p95 ms':>7} {'base p50':>9} {'base p95':>9} {'p95 ratio':>10}"
     print(header)

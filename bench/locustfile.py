@@ -105,7 +105,9 @@ class PortalUser(FastHttpUser):
         params = {"q": self._query()}
         if self.rng.random() < 0.5:
             params["field"] = self.rng.choice(PLAN["fields"])
-        with self.client.get("/api/v1/reports.csv", params=params, name="export", catch_response=True) as resp:
+        # LOAD_EXPORT_URL: the export pool (bench/load.py --export-workers), as a proxy would route it.
+        url = os.environ.get("LOAD_EXPORT_URL", "") + "/api/v1/reports.csv"
+        with self.client.get(url, params=params, name="export", catch_response=True) as resp:
             body = resp.content or b""
             if resp.status_code != 200 or not body.startswith(b"\xef\xbb\xbfcode,"):
                 resp.failure(f"status {resp.status_code}")
