@@ -674,6 +674,16 @@ class SqliteEngine(SearchEngine):
             # bm25 on the candidates only; the rowid range lets FTS5 skip the rest of each list, and
             # the filters' tags the rows that no filter lets through (the tags column weighs 0).
             low, high = sorted(sign * key for key in _ends(conn, "m"))
+            order, among = "score ASC, m.submitted_ts DESC, fts.rowid DESC", ""
+            if query.any_words and query.total_bound is not None:
+                # Past the bound, an any-word search's candidates are the reports holding every word
+                # but one (tier 1), then the rest (``_candidates``): they rank in that order, each tier
+                # by bm25. A page within tier 1 scores tier 1 alone (bm25 is most of a search's time).
+                near, first, last = conn.execute("SELECT count(*), min(id), max(id) FROM m WHERE tier = 1").fetchone()
+                if near and query.offset + query.per_page <= near:
+                    among, (low, high) = " AND m.tier = 1", sorted((sign * first, sign * last))
+                elif near:
+                    order = "m.tier DESC, " + order
             words = {w for t in terms for w in (*t.folded, *t.exact)}
             scored = _scored_expression(terms, query.any_words, self._frequencies.common(conn, self.path, words))
             weights = WEIGHTS
@@ -683,9 +693,8 @@ class SqliteEngine(SearchEngine):
             else:
                 weights = WEIGHTS[:-1]
             return (f"SELECT fts.rowid, bm25(fts, {', '.join(map(str, weights))}) AS score FROM fts CROSS JOIN m "
-                    f"ON m.id = {sign} * fts.rowid WHERE fts MATCH ? AND fts.rowid BETWEEN ? AND ? "
-                    "ORDER BY score ASC, m.submitted_ts DESC, fts.rowid DESC",
-                    [scored, low, high])
+                    f"ON m.id = {sign} * fts.rowid WHERE fts MATCH ? AND fts.rowid BETWEEN ? AND ?{among} "
+                    f"ORDER BY {order}", [scored, low, high])
         # Words that are all punctuation ("???") leave no terms: ranked by date.
         order = "submitted_ts ASC, doc_id ASC" if sort == "oldest" else "submitted_ts DESC, doc_id DESC"
         return f"SELECT {sign} * id AS doc_id, 0 FROM m ORDER BY {order}", []

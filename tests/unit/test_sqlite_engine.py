@@ -184,6 +184,36 @@ def test_past_its_bound_an_any_word_search_ranks_the_reports_holding_all_words_b
     assert {h.id for h in many.hits} == set(range(110, 120))
 
 
+def test_past_its_bound_an_any_word_search_ranks_every_report_holding_all_words_but_one_before_the_rest(tmp_path):
+    """Past the bound, the reports holding every word of "mất điện hòa hội" but one come before
+    those holding fewer, even one whose rare word gives it the higher bm25 ("Hội Hội": one word of
+    four); each group is ranked by bm25, and a page within the first group is the same page as
+    the whole order's, whichever way it is asked for."""
+    from tests.contract.docs import doc
+
+    engine = SqliteEngine(tmp_path / "s.sqlite3", cache_size=0)
+    engine.bulk_upsert(
+        [doc(1, "Mất điện ở Hòa Thành", content="Khu phố mất điện cả ngày, người dân ở Hòa Thành rất khổ sở")]
+        + [doc(i, f"Đèn đường hỏng điểm {i}", content="Đèn không sáng, điện yếu") for i in range(2, 30)]
+        + [doc(30, "Hội Hội", content="Hội"),
+           doc(31, "Phản ánh về tình trạng đường sá xuống cấp kéo dài nhiều tháng nay ở khu dân cư",
+               content="Đoạn đường dài hai cây số ở xã Hòa có nhiều ổ gà, trời tối thì mất điện nên rất "
+                       "nguy hiểm cho người đi đường và học sinh đi học về muộn")])
+    q = "mất điện hòa hội"
+    whole = engine.search(SearchQuery(q=q, total_bound=10, per_page=10))
+    assert whole.any_words and not whole.total_exact
+    ids = [h.id for h in whole.hits]
+    assert ids[:3] == [1, 31, 30]
+    # Without the bound (every match scored alike), the rare word puts "Hội Hội" above report 31.
+    exact = [h.id for h in engine.search(SearchQuery(q=q, total_bound=None, per_page=40)).hits]
+    assert exact.index(30) < exact.index(31)
+    # Page by page: the first page lies within the reports holding three words (ranked alone), the
+    # second crosses into the rest; together they are the whole order.
+    paged = [h.id for page in (1, 2, 3, 4, 5) for h in engine.search(
+        SearchQuery(q=q, total_bound=10, per_page=2, page=page)).hits]
+    assert paged == ids
+
+
 def _old_layout(engine: SqliteEngine) -> None:
     """Make ``engine``'s file an index file from before the tags column (FTS5 cannot drop one)."""
     with sqlite3.connect(engine.path) as conn:
