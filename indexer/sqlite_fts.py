@@ -523,7 +523,7 @@ class SqliteEngine(SearchEngine):
                     # documents.
                     page = []
                     if total and query.offset < total:
-                        sql, params = self._ranked(conn, query, terms)
+                        sql, params = self._ranked(conn, query, terms, bounded=not exact)
                         page = conn.execute(sql + " LIMIT ? OFFSET ?",
                                             [*params, query.per_page, query.offset]).fetchall()
                     raws = dict(conn.execute(
@@ -567,7 +567,8 @@ class SqliteEngine(SearchEngine):
         match = near = None
         if terms:
             match = _match_expression(terms, query.any_words)
-            if query.any_words and query.total_bound is not None:
+            if query.any_words and query.total_bound is not None and query.effective_sort == "relevance":
+                # (sorted by date, the bound keeps the newest or oldest matches, whatever they hold)
                 near = _all_but_one(terms)
             if _tagged(conn):  # the filters that are tags apply in the MATCH, as FTS5 reads the lists
                 where, params = self._filters(query, skip=skip, tagged=True)
@@ -667,15 +668,17 @@ class SqliteEngine(SearchEngine):
             facets[name] = _ordered((str(value), n) for value, n in counted)
         return facets, exact
 
-    def _ranked(self, conn: sqlite3.Connection, query: SearchQuery, terms: list[Term]) -> tuple[str, list[Any]]:
-        """SELECT of the candidates' (id, bm25) in the query's order (``_candidates`` run first)."""
+    def _ranked(self, conn: sqlite3.Connection, query: SearchQuery, terms: list[Term],
+                bounded: bool = False) -> tuple[str, list[Any]]:
+        """SELECT of the candidates' (id, bm25) in the query's order (``_candidates`` run first;
+        ``bounded``: it kept only the bound's candidates)."""
         sort, sign = query.effective_sort, _sign(query)
         if sort == "relevance" and terms:
             # bm25 on the candidates only; the rowid range lets FTS5 skip the rest of each list, and
             # the filters' tags the rows that no filter lets through (the tags column weighs 0).
             low, high = sorted(sign * key for key in _ends(conn, "m"))
             order, among = "score ASC, m.submitted_ts DESC, fts.rowid DESC", ""
-            if query.any_words and query.total_bound is not None:
+            if query.any_words and bounded:
                 # Past the bound, an any-word search's candidates are the reports holding every word
                 # but one (tier 1), then the rest (``_candidates``): they rank in that order, each tier
                 # by bm25. A page within tier 1 scores tier 1 alone (bm25 is most of a search's time).

@@ -214,6 +214,22 @@ def test_past_its_bound_an_any_word_search_ranks_every_report_holding_all_words_
     assert paged == ids
 
 
+def test_past_its_bound_an_any_word_search_sorted_newest_first_shows_the_newest_matches(tmp_path):
+    """Sorted by date, the bound keeps the newest matches whatever words they hold: the reports
+    holding all words but one (here the oldest three) are taken first only for the relevance order."""
+    from tests.contract.docs import doc
+
+    engine = SqliteEngine(tmp_path / "s.sqlite3", cache_size=0)
+    engine.bulk_upsert([doc(i, "Mất điện ở Hòa Thành", day=i) for i in (1, 2, 3)]
+                       + [doc(i, f"Đèn đường điểm {i}", content="Điện yếu", day=i) for i in range(4, 24)])
+    newest = engine.search(SearchQuery(q="mất điện hòa hội", sort="newest", total_bound=10, per_page=10))
+    assert newest.any_words and not newest.total_exact and newest.total == 10
+    assert [h.id for h in newest.hits] == list(range(23, 13, -1))
+    assert dict(newest.facets["field"]) == {"giao-thong": 10}
+    relevance = engine.search(SearchQuery(q="mất điện hòa hội", total_bound=10, per_page=10))
+    assert [h.id for h in relevance.hits][:3] == [3, 2, 1]  # all words but one, then the newest of the rest
+
+
 def _old_layout(engine: SqliteEngine) -> None:
     """Make ``engine``'s file an index file from before the tags column (FTS5 cannot drop one)."""
     with sqlite3.connect(engine.path) as conn:
