@@ -567,8 +567,11 @@ class SqliteEngine(SearchEngine):
         match = near = None
         if terms:
             match = _match_expression(terms, query.any_words)
-            if query.any_words and query.total_bound is not None and query.effective_sort == "relevance":
-                # (sorted by date, the bound keeps the newest or oldest matches, whatever they hold)
+            if (query.any_words and query.total_bound is not None and query.effective_sort == "relevance"
+                    and skip is None):
+                # Only for the candidates that are ranked: sorted by date, the bound keeps the newest
+                # or oldest matches whatever they hold, and a facet's own candidates are the newest
+                # matches of its search (what the page says its counts are).
                 near = _all_but_one(terms)
             if _tagged(conn):  # the filters that are tags apply in the MATCH, as FTS5 reads the lists
                 where, params = self._filters(query, skip=skip, tagged=True)

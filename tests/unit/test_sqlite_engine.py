@@ -230,6 +230,23 @@ def test_past_its_bound_an_any_word_search_sorted_newest_first_shows_the_newest_
     assert [h.id for h in relevance.hits][:3] == [3, 2, 1]  # all words but one, then the newest of the rest
 
 
+def test_past_its_bound_a_facet_with_its_own_filter_counts_the_newest_matches_of_its_search(tmp_path):
+    """The field facet of a search filtered by field counts the search without that filter; past the
+    bound it counts that search's newest matches (as the page says), not the reports holding all
+    words but one first: those only decide which candidates are ranked."""
+    from tests.contract.docs import doc
+
+    engine = SqliteEngine(tmp_path / "s.sqlite3", cache_size=0)
+    engine.bulk_upsert([doc(i, "Mất điện ở Hòa Thành", field="moi-truong", day=i) for i in (1, 2, 3)]
+                       + [doc(i, f"Đèn đường điểm {i}", content="Điện yếu", day=i) for i in range(4, 24)])
+    result = engine.search(SearchQuery(q="mất điện hòa hội", fields=["giao-thong"], total_bound=10, per_page=10))
+    assert result.any_words and not result.facets_exact
+    assert dict(result.facets["field"]) == {"giao-thong": 10}
+    # Unfiltered, the ranked candidates (and so the facets counting them) take those three first.
+    unfiltered = engine.search(SearchQuery(q="mất điện hòa hội", total_bound=10, per_page=10))
+    assert dict(unfiltered.facets["field"]) == {"moi-truong": 3, "giao-thong": 7}
+
+
 def _old_layout(engine: SqliteEngine) -> None:
     """Make ``engine``'s file an index file from before the tags column (FTS5 cannot drop one)."""
     with sqlite3.connect(engine.path) as conn:
