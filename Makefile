@@ -8,8 +8,9 @@ FLASK := $(BIN)/flask --app wsgi
 PYTEST_ARGS ?=
 LOAD_ARGS ?=
 OPENSEARCH_JAR := engines/opensearch/target/pakn-opensearch.jar
+NATIVE := indexer/pakn_rank.so
 
-.PHONY: run test e2e bench bench-scale bench-page load lint services translations migrate seed clean-instance help opensearch bench-opensearch
+.PHONY: native run test e2e bench bench-scale bench-page load lint services translations migrate seed clean-instance help opensearch bench-opensearch
 
 help:
 	@echo "make run    - install, migrate, load demo data, serve the portal"
@@ -21,6 +22,7 @@ help:
 	@echo "make load   - load test: 50 users against gunicorn, 100,000 reports (LOAD_ARGS=...)"
 	@echo "make lint   - ruff and the import contracts (lint-imports)"
 	@echo "make services - install (Debian packages) and start PostgreSQL, Redis and Chromium for the tests"
+	@echo "make native - build the search ranking function in C (indexer/native_rank.py; gcc, libsqlite3-dev)"
 	@echo "make opensearch - build the OpenSearch 2.19 test node (engines/opensearch, Maven; Java 17)"
 
 $(BIN)/python:
@@ -48,7 +50,16 @@ migrate: $(VENV)/.requirements
 seed: migrate
 	$(FLASK) seed-demo --if-empty
 
+# The ranking function in C (indexer/pakn_rank.c, loaded by indexer/native_rank.py). Without a C
+# compiler and SQLite's headers `make run` goes on and the engine ranks with FTS5's bm25(): the
+# same answers, slower. `make test` needs it (its tests check it against bm25()).
+native: $(NATIVE)
+
+$(NATIVE): indexer/pakn_rank.c
+	$(CC) -O2 -Wall -Wextra -fPIC -shared -o $@ $< -lm
+
 run: $(VENV)/.requirements translations migrate seed
+	@$(MAKE) --no-print-directory native || echo "make run: no C compiler or SQLite headers (Debian: apt-get install gcc libsqlite3-dev): searches rank with FTS5's bm25(), the same answers, slower"
 	$(FLASK) index sync
 	$(FLASK) serve
 
@@ -56,7 +67,7 @@ run: $(VENV)/.requirements translations migrate seed
 # too; elsewhere its tests skip with the reason (CI builds it and runs them).
 TEST_ENGINES := $(if $(shell command -v mvn 2>/dev/null),$(OPENSEARCH_JAR))
 
-test: lint translations $(TEST_ENGINES)
+test: lint translations $(NATIVE) $(TEST_ENGINES)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # ruff, then the import contracts of .importlinter (docs/architecture.md).
@@ -73,22 +84,22 @@ opensearch: $(OPENSEARCH_JAR)
 $(OPENSEARCH_JAR): engines/opensearch/pom.xml $(wildcard engines/opensearch/src/main/java/org/pakn/opensearch/*.java)
 	cd engines/opensearch && mvn -q -B clean package
 
-bench: $(VENV)/.requirements
+bench: $(VENV)/.requirements $(NATIVE)
 	cd bench && ../$(BIN)/python search.py
 	cd bench && ../$(BIN)/python index.py
 	cd bench && ../$(BIN)/python export.py
 	$(BIN)/python bench/import_speed.py
 
-bench-scale: $(VENV)/.requirements
+bench-scale: $(VENV)/.requirements $(NATIVE)
 	cd bench && ../$(BIN)/python scale.py $(SCALE_ARGS)
 
-bench-page: $(VENV)/.requirements translations
+bench-page: $(VENV)/.requirements translations $(NATIVE)
 	$(BIN)/python bench/page.py $(PAGE_ARGS)
 
-bench-opensearch: $(VENV)/.requirements $(OPENSEARCH_JAR)
+bench-opensearch: $(VENV)/.requirements $(NATIVE) $(OPENSEARCH_JAR)
 	cd bench && ../$(BIN)/python opensearch.py
 
-load: $(VENV)/.requirements-bench translations
+load: $(VENV)/.requirements-bench translations $(NATIVE)
 	$(BIN)/python bench/load.py $(LOAD_ARGS)
 
 e2e: $(VENV)/.requirements-test translations

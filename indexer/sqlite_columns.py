@@ -21,6 +21,10 @@ order is date order. A search's candidates take their dates from it instead of r
 candidate's row of ``docs`` (the dates order equal scores), which was most of the candidates' time.
 A file with a date before 1970 or after 2106 reads its dates from the rows.
 
+With ``lengths`` (where the ranking function in C is loaded: indexer/native_rank.py), a snapshot
+also holds every report's length in tokens, as FTS5's ``%_docsize`` records it (16 bits a
+report; 0: not known or longer), which ``pakn_rank`` reads instead of a statement per scored row.
+
 When no snapshot can answer (a file written before the log existed, until its next write; a state
 older than the snapshots kept; report numbers too sparse for an array), the engine counts in SQL,
 with the same result.
@@ -43,6 +47,8 @@ import numpy as np
 # legacy place and no current ward counts under each ward doc_wards maps it to).
 FACETS = {"field": "field", "region": "ward_code", "status": "status", "type": "type", "month": "month"}
 DATES = "submitted_ts"  # the arrays' key of the dates (not a facet)
+LENGTHS = "tokens"  # the arrays' key of the lengths (not a facet)
+MAX_LENGTH = 0xFFFF  # the longest length the 2 bytes hold (a longer one is read from %_docsize)
 MAX_CODES = 32_000  # values per facet that an int16 code holds
 DATE = np.dtype(">u4")  # a date's bytes: big-endian, so that bytes compare as the dates do
 LAST_DATE = 0xFFFF_FFFF - 1  # the last date (seconds since 1970) the 4 bytes hold
@@ -94,6 +100,12 @@ class Snapshot:
         self.dates_fit = dates_fit  # every date in 1970–2106
 
     @cached_property
+    def lengths(self) -> bytes | None:
+        """What pakn_rank reads a report's length from (2 bytes per report number, native order);
+        None where the snapshot holds no lengths. Made at a search's first use."""
+        return self.arrays[LENGTHS].tobytes() if LENGTHS in self.arrays else None
+
+    @cached_property
     def dates(self) -> bytes | None:
         """What substr(?, id * 4 + 1, 4) reads (see the module); None: the dates are read from the
         rows. Made at a search's first use (a snapshot only passed through is never copied)."""
@@ -127,8 +139,9 @@ class Columns:
     searches count in SQL (the same answers, slower) instead of waiting for it."""
 
     def __init__(self, opener: Callable[[], sqlite3.Connection] | None = None,
-                 background_from: int = BACKGROUND_FROM) -> None:
+                 background_from: int = BACKGROUND_FROM, lengths: bool = False) -> None:
         self.lock = threading.Lock()
+        self.lengths = lengths  # hold the reports' lengths too (the connections have pakn_tokens)
         self.file: str | None = None  # meta.file of the file the snapshots are of
         self.unusable: str | None = None  # a file found not to fit: not tried again
         self.snapshots: dict[int, Snapshot] = {}
@@ -253,13 +266,12 @@ class Columns:
         found, generation, seq, _low = conn.execute(STATE).fetchone()
         if found != file or generation is None:
             return None
-        top, arrays = _empty_arrays(conn)
+        top, arrays = _empty_arrays(conn, self.lengths)
         fit, last = True, -1
-        columns = f"id, {', '.join(FACETS.values())}, submitted_ts"
         while last < top:
             if self.file != file:  # replaced (a rebuild): the next search has the new file read
                 return None
-            rows = conn.execute(f"SELECT {columns} FROM docs WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
+            rows = conn.execute(_rows("d.id > ? AND d.id <= ? ORDER BY d.id LIMIT ?", self.lengths),
                                 (last, top, PART)).fetchall()
             if not rows:
                 break
@@ -285,9 +297,8 @@ class Columns:
     # -- making snapshots (under the lock, or in the background thread with a dictionary of its own)
     def _load(self, conn: sqlite3.Connection, seq: int, generation: str, dictionary: Codes | None = None) -> Snapshot:
         dictionary = dictionary or self.dictionary
-        _top, arrays = _empty_arrays(conn)
-        fit = self._fill(arrays, _batches(conn.execute(f"SELECT id, {', '.join(FACETS.values())}, submitted_ts "
-                                                       "FROM docs")), dictionary)
+        _top, arrays = _empty_arrays(conn, self.lengths)
+        fit = self._fill(arrays, _batches(conn.execute(_rows("1", self.lengths))), dictionary)
         legacy = self._legacy(conn.execute("SELECT id, ward FROM doc_wards ORDER BY id").fetchall(), dictionary)
         return Snapshot(seq, generation, arrays, legacy, dictionary.values, fit)
 
@@ -315,13 +326,13 @@ class Columns:
         listed = json.dumps(sorted(set(changed)))
         arrays = {}
         for name, array in base.arrays.items():
-            grown = np.full(top + 1, 0 if name == DATES else -1, dtype=array.dtype)
+            empty = -1 if name in FACETS else 0
+            grown = np.full(top + 1, empty, dtype=array.dtype)
             grown[:array.size] = array
-            grown[changed] = 0 if name == DATES else -1  # deleted, unless the report is still there
+            grown[changed] = empty  # deleted, unless the report is still there
             arrays[name] = grown
-        fit = self._fill(arrays, _batches(conn.execute(f"SELECT id, {', '.join(FACETS.values())}, submitted_ts "
-                                                       "FROM docs WHERE id IN (SELECT value FROM json_each(?))",
-                                                       (listed,))), dictionary)
+        fit = self._fill(arrays, _batches(conn.execute(_rows("d.id IN (SELECT value FROM json_each(?))",
+                                                             LENGTHS in base.arrays), (listed,))), dictionary)
         kept = ~np.isin(base.legacy[0], np.array(changed, dtype=np.int64))
         rows = conn.execute("SELECT id, ward FROM doc_wards WHERE id IN (SELECT value FROM json_each(?))",
                             (listed,)).fetchall()
@@ -334,12 +345,16 @@ class Columns:
 
     @staticmethod
     def _fill(arrays: dict[str, np.ndarray], batches: Iterable[list[tuple[Any, ...]]], dictionary: Codes) -> bool:
-        """Set the rows' codes and dates; False when a date does not fit the 4 bytes. Each column
-        of a batch is mapped by the codes' dict in C (``map``), new values given codes first."""
+        """Set the rows' codes, dates (and lengths, where ``arrays`` hold them: the rows' last
+        column); False when a date does not fit the 4 bytes. Each column of a batch is mapped by the
+        codes' dict in C (``map``), new values given codes first."""
         fit = True
         for rows in batches:
             columns = list(zip(*rows, strict=True))
             ids = np.array(columns[0], dtype=np.int64)
+            if LENGTHS in arrays:
+                lengths = np.array(columns.pop(), dtype=np.int64)
+                arrays[LENGTHS][ids] = np.where(lengths <= MAX_LENGTH, lengths, 0)
             for name, values in zip(FACETS, columns[1:-1], strict=True):
                 codes = dictionary.codes[name]
                 for value in set(values) - codes.keys():
@@ -363,7 +378,17 @@ class Columns:
                 np.fromiter((dictionary.code("region", r[1]) for r in rows), dtype=np.int16, count=len(rows)))
 
 
-def _empty_arrays(conn: sqlite3.Connection) -> tuple[int, dict[str, np.ndarray]]:
+def _rows(where: str, lengths: bool) -> str:
+    """The SELECT of the reports' columns that ``Columns._fill`` reads: id, the facets, the date,
+    and with ``lengths`` each report's length in tokens (FTS5's ``%_docsize`` record of it)."""
+    columns = ["d.id", *(f"d.{column}" for column in FACETS.values()), "d.submitted_ts"]
+    if lengths:
+        return (f"SELECT {', '.join(columns)}, coalesce(pakn_tokens(z.sz), 0) FROM docs d "
+                f"LEFT JOIN fts_docsize z ON z.id = d.id WHERE {where}")
+    return f"SELECT {', '.join(columns)} FROM docs d WHERE {where}"
+
+
+def _empty_arrays(conn: sqlite3.Connection, lengths: bool = False) -> tuple[int, dict[str, np.ndarray]]:
     """The highest report number, and arrays indexed up to it with no report in them; UnfitError
     when the numbers are too sparse for arrays indexed by number."""
     top, count = conn.execute("SELECT max(id), count(*) FROM docs").fetchone()
@@ -372,6 +397,8 @@ def _empty_arrays(conn: sqlite3.Connection) -> tuple[int, dict[str, np.ndarray]]
         raise UnfitError("report numbers too sparse")
     arrays = {name: np.full(top + 1, -1, dtype=np.int16) for name in FACETS}
     arrays[DATES] = np.zeros(top + 1, dtype=DATE)
+    if lengths:
+        arrays[LENGTHS] = np.zeros(top + 1, dtype=np.uint16)
     return top, arrays
 
 

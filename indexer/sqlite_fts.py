@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from indexer import native_rank
 from indexer.engine import EngineUnavailable, SearchEngine, falls_back
 from indexer.query import (
     WORD,
@@ -211,13 +212,18 @@ def _epoch(value: str | datetime | None) -> int | None:
 class SqliteEngine(SearchEngine):
     name = "sqlite"
 
-    def __init__(self, path: str | os.PathLike[str], cache_size: int = 256, busy_timeout: float = 30) -> None:
+    def __init__(self, path: str | os.PathLike[str], cache_size: int = 256, busy_timeout: float = 30,
+                 native: bool | None = None) -> None:
         self.path = Path(path)
         self.busy_timeout = busy_timeout  # seconds a statement waits for another process's lock
         self._cache = _ResultCache(cache_size)
         self._frequencies = _Frequencies()
-        # The facet columns in this process's memory (a large file is read in the background).
-        self._columns = Columns(opener=self._open)
+        # bm25 by the ranking function in C where it is built (indexer/native_rank.py; loaded before
+        # this engine opens a connection); ``native=False``: FTS5's bm25(), the same scores.
+        self.native = native_rank.available() if native is None else native and native_rank.available()
+        # The facet columns in this process's memory (a large file is read in the background), with
+        # the reports' lengths that the ranking function reads.
+        self._columns = Columns(opener=self._open, lengths=self.native)
         self._local = threading.local()  # this thread's read connection, and the file it opened
 
     # -- connections ------------------------------------------------------------------------
@@ -523,9 +529,12 @@ class SqliteEngine(SearchEngine):
                     # documents.
                     page = []
                     if total and query.offset < total:
-                        sql, params = self._ranked(conn, query, terms, bounded=not exact)
+                        sql, params = self._ranked(conn, query, terms, bounded=not exact, columns=columns)
                         page = conn.execute(sql + " LIMIT ? OFFSET ?",
                                             [*params, query.per_page, query.offset]).fetchall()
+                        if params and isinstance(params[0], bytes):
+                            # The same statement on nothing (LIMIT 0) lets go of its copy of the lengths.
+                            conn.execute(sql + " LIMIT ? OFFSET ?", [b"", *params[1:], 0, 0])
                     raws = dict(conn.execute(
                         f"SELECT id, doc FROM docs WHERE id IN ({','.join('?' * len(page))})",
                         [doc_id for doc_id, _ in page]).fetchall()) if page else {}
@@ -672,9 +681,11 @@ class SqliteEngine(SearchEngine):
         return facets, exact
 
     def _ranked(self, conn: sqlite3.Connection, query: SearchQuery, terms: list[Term],
-                bounded: bool = False) -> tuple[str, list[Any]]:
+                bounded: bool = False, columns: Snapshot | None = None) -> tuple[str, list[Any]]:
         """SELECT of the candidates' (id, bm25) in the query's order (``_candidates`` run first;
-        ``bounded``: it kept only the bound's candidates)."""
+        ``bounded``: it kept only the bound's candidates). bm25 is ``pakn_rank`` reading the
+        lengths of the ``columns`` snapshot where it has them (indexer/native_rank.py): the first
+        parameter is then their bytes."""
         sort, sign = query.effective_sort, _sign(query)
         if sort == "relevance" and terms:
             # bm25 on the candidates only; the rowid range lets FTS5 skip the rest of each list, and
@@ -698,9 +709,11 @@ class SqliteEngine(SearchEngine):
                 scored = _with_tags(scored, tags) if tags else scored
             else:
                 weights = WEIGHTS[:-1]
-            return (f"SELECT fts.rowid, bm25(fts, {', '.join(map(str, weights))}) AS score FROM fts CROSS JOIN m "
+            lengths = columns.lengths if self.native and columns is not None else None
+            rank, first = ("pakn_rank(fts, ?, ", [lengths]) if lengths is not None else ("bm25(fts, ", [])
+            return (f"SELECT fts.rowid, {rank}{', '.join(map(str, weights))}) AS score FROM fts CROSS JOIN m "
                     f"ON m.id = {sign} * fts.rowid WHERE fts MATCH ? AND fts.rowid BETWEEN ? AND ?{among} "
-                    f"ORDER BY {order}", [scored, low, high])
+                    f"ORDER BY {order}", [*first, scored, low, high])
         # Words that are all punctuation ("???") leave no terms: ranked by date.
         order = "submitted_ts ASC, doc_id ASC" if sort == "oldest" else "submitted_ts DESC, doc_id DESC"
         return f"SELECT {sign} * id AS doc_id, 0 FROM m ORDER BY {order}", []

@@ -1,0 +1,96 @@
+"""The embedded engine's ranking function in C (indexer/pakn_rank.c), where it is built.
+
+FTS5's bm25() reads each scored row's length with a statement on its ``%_docsize`` table, which
+was more than half of a search's ranking time. ``pakn_rank(fts, lengths, weights…)`` computes the
+same score, in the same floating-point order, with the lengths read from a blob of the index's
+state that each process holds in memory (``Snapshot.lengths``, indexer/sqlite_columns.py).
+
+`make native` (run by `make run` and `make test`) builds ``indexer/pakn_rank.so`` with the C
+compiler and SQLite's headers (Debian: gcc, libsqlite3-dev). Loading it registers the functions
+with ``sqlite3_auto_extension`` of the SQLite library the ``sqlite3`` module uses, so every
+connection the process opens afterwards has them; the standard module cannot load extensions
+itself. Where the library is not built, cannot be loaded, or the check of its scores against
+bm25() fails, ``available()`` is False and the engine ranks with bm25(): the same answers, slower.
+``PAKN_NATIVE_RANK=0`` turns it off (the bench compares both).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import sqlite3
+import struct
+import threading
+from pathlib import Path
+
+LIBRARY = Path(__file__).with_name("pakn_rank.so")
+log = logging.getLogger(__name__)
+_lock = threading.Lock()
+_state: dict[str, object] = {}  # "available": bool, "reason": str (why not)
+
+
+def available() -> bool:
+    """Whether ``pakn_rank`` and ``pakn_tokens`` exist on the connections opened from now on
+    (loaded once per process)."""
+    with _lock:
+        if "available" not in _state:
+            reason = _load()
+            _state["available"], _state["reason"] = reason is None, reason or ""
+            if reason:
+                log.info("ranking with FTS5's bm25(): %s", reason)
+        return bool(_state["available"])
+
+
+def reason() -> str:
+    """Why the native ranking is not used ('' when it is)."""
+    available()
+    return str(_state["reason"])
+
+
+def _load() -> str | None:
+    """Register the library's functions for every new connection; the reason when it cannot."""
+    if os.environ.get("PAKN_NATIVE_RANK", "1").strip().lower() in ("0", "false", "no", "off"):
+        return "turned off by PAKN_NATIVE_RANK"
+    if not LIBRARY.exists():
+        return f"{LIBRARY.name} is not built (make native)"
+    try:
+        library = ctypes.CDLL(str(LIBRARY))
+        # The SQLite that the sqlite3 module uses: looking the symbol up through the module's own
+        # shared object finds its library, linked in or loaded beside it.
+        import _sqlite3  # noqa: PLC0415 - the module's file, for its SQLite
+
+        sqlite = ctypes.CDLL(_sqlite3.__file__)
+        register = sqlite.sqlite3_auto_extension
+        register.argtypes = [ctypes.c_void_p]
+        register.restype = ctypes.c_int
+        rc = register(ctypes.cast(library.pakn_rank_init, ctypes.c_void_p))
+    except (OSError, AttributeError) as exc:
+        return f"{LIBRARY.name} could not be loaded: {exc}"
+    if rc != 0:
+        return f"sqlite3_auto_extension failed ({rc})"
+    return _check()
+
+
+def _check() -> str | None:
+    """The functions answer on a new connection, and their scores are bm25()'s."""
+    try:
+        conn = sqlite3.connect(":memory:")
+        try:
+            conn.execute("CREATE VIRTUAL TABLE t USING fts5(a, b)")
+            conn.executemany("INSERT INTO t(rowid, a, b) VALUES (?, ?, ?)",
+                             [(1, "ngập nước", "đường ngập"), (2, "ngập", "nước nước nước đường"), (3, "cây", "xanh")])
+            lengths = conn.execute("SELECT group_concat(id || ':' || pakn_tokens(sz)) FROM t_docsize").fetchone()[0]
+            expected = conn.execute("SELECT rowid, bm25(t, 2.0, 1.0) FROM t WHERE t MATCH 'ngập OR nước' "
+                                    "ORDER BY rowid").fetchall()
+            ranked = ("SELECT rowid, pakn_rank(t, ?, 2.0, 1.0) FROM t WHERE t MATCH 'ngập OR nước' "
+                      "ORDER BY rowid")
+            # lengths read from %_docsize, and from a blob (2 bytes per rowid, rowid 0 first)
+            got = [conn.execute(ranked, [blob]).fetchall() for blob in (None, struct.pack("=4H", 0, 4, 5, 2))]
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        return f"the functions are not there on a new connection ({exc})"
+    if lengths != "1:4,2:5,3:2" or got != [expected, expected]:
+        return f"its scores differ from bm25(): {got} != {expected}, lengths {lengths}"
+    return None
