@@ -73,24 +73,27 @@ def _load() -> str | None:
 
 
 def _check() -> str | None:
-    """The functions answer on a new connection, and their scores are bm25()'s."""
+    """The functions answer on a new connection, and their scores are bm25()'s, with the lengths
+    read from %_docsize and from a blob made of pakn_tokens' counts (a row of 200 words: varints
+    of two bytes)."""
+    rows = [(1, "ngập nước", "đường ngập"), (2, "ngập", "nước nước nước đường"), (3, "cây", "xanh"),
+            (4, "nước " * 200, "ngập")]
     try:
         conn = sqlite3.connect(":memory:")
         try:
             conn.execute("CREATE VIRTUAL TABLE t USING fts5(a, b)")
-            conn.executemany("INSERT INTO t(rowid, a, b) VALUES (?, ?, ?)",
-                             [(1, "ngập nước", "đường ngập"), (2, "ngập", "nước nước nước đường"), (3, "cây", "xanh")])
-            lengths = conn.execute("SELECT group_concat(id || ':' || pakn_tokens(sz)) FROM t_docsize").fetchone()[0]
-            expected = conn.execute("SELECT rowid, bm25(t, 2.0, 1.0) FROM t WHERE t MATCH 'ngập OR nước' "
-                                    "ORDER BY rowid").fetchall()
-            ranked = ("SELECT rowid, pakn_rank(t, ?, 2.0, 1.0) FROM t WHERE t MATCH 'ngập OR nước' "
-                      "ORDER BY rowid")
-            # lengths read from %_docsize, and from a blob (2 bytes per rowid, rowid 0 first)
-            got = [conn.execute(ranked, [blob]).fetchall() for blob in (None, struct.pack("=4H", 0, 4, 5, 2))]
+            conn.executemany("INSERT INTO t(rowid, a, b) VALUES (?, ?, ?)", rows)
+            lengths = dict(conn.execute("SELECT id, pakn_tokens(sz) FROM t_docsize").fetchall())
+            blob = struct.pack(f"={len(rows) + 1}H", 0, *(lengths.get(i, 0) for i in range(1, len(rows) + 1)))
+            match = "WHERE t MATCH 'ngập OR nước' ORDER BY rowid"
+            expected = conn.execute(f"SELECT rowid, bm25(t, 2.0, 1.0) FROM t {match}").fetchall()
+            got = [conn.execute(f"SELECT rowid, pakn_rank(t, ?, 2.0, 1.0) FROM t {match}", [lengths_blob]).fetchall()
+                   for lengths_blob in (None, blob)]
         finally:
             conn.close()
     except sqlite3.Error as exc:
         return f"the functions are not there on a new connection ({exc})"
-    if lengths != "1:4,2:5,3:2" or got != [expected, expected]:
-        return f"its scores differ from bm25(): {got} != {expected}, lengths {lengths}"
+    words = {i: len(a.split()) + len(b.split()) for i, a, b in rows}
+    if lengths != words or got != [expected, expected]:
+        return f"its answers differ from FTS5's: scores {got} != {expected}, lengths {lengths} != {words}"
     return None

@@ -118,7 +118,8 @@ static void rankFunction(const Fts5ExtensionApi *pApi, Fts5Context *pFts, sqlite
   sqlite3_result_double(pCtx, -1.0 * score);
 }
 
-/* The token count of a %_docsize record: one varint per column. */
+/* The token count of a %_docsize record: one varint per column, in SQLite's varint format (big
+** endian, 7 bits a byte, high bit set on all but the last byte; a 9th byte holds 8 bits). */
 static void tokensFunction(sqlite3_context *pCtx, int nVal, sqlite3_value **apVal){
   (void)nVal;
   const unsigned char *a = (const unsigned char*)sqlite3_value_blob(apVal[0]);
@@ -127,12 +128,11 @@ static void tokensFunction(sqlite3_context *pCtx, int nVal, sqlite3_value **apVa
   int i = 0;
   while( a && i<n ){
     sqlite3_uint64 v = 0;
-    int shift = 0;
-    while( i<n ){
+    for(int j=0; i<n; j++){
       unsigned char c = a[i++];
-      v |= (sqlite3_uint64)(c & 0x7f) << shift;
-      shift += 7;
-      if( (c & 0x80)==0 || shift>56 ) break;
+      if( j==8 ){ v = (v << 8) | c; break; }
+      v = (v << 7) | (c & 0x7f);
+      if( (c & 0x80)==0 ) break;
     }
     total += (sqlite3_int64)v;
   }
