@@ -156,10 +156,12 @@ int pakn_rank_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *pAp
   SQLITE_EXTENSION_INIT2(pApi);
   fts5_api *pFts5 = fts5Api(db);
   if( pFts5==0 || pFts5->iVersion<2 ) return SQLITE_OK;  /* no FTS5 here: nothing to add */
-  int rc = pFts5->xCreateFunction(pFts5, "pakn_rank", 0, rankFunction, 0);
-  if( rc==SQLITE_OK ){
-    rc = sqlite3_create_function(db, "pakn_tokens", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
-                                 0, tokensFunction, 0, 0);
+  /* A failure is not returned: it would fail the opening of every connection of the process (the
+  ** app's database too). A connection without the functions fails the searches that call them,
+  ** and native_rank.py checks them on a connection of its own before the engine uses them. */
+  if( pFts5->xCreateFunction(pFts5, "pakn_rank", 0, rankFunction, 0)==SQLITE_OK ){
+    sqlite3_create_function(db, "pakn_tokens", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+                            0, tokensFunction, 0, 0);
   }
-  return rc;
+  return SQLITE_OK;
 }
