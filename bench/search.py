@@ -10,6 +10,8 @@ Generates N reports (default 100,000) and gives the same documents to four syste
 - PostgreSQL full-text search (``unaccent`` + ``simple`` configuration, a GIN index): same total,
   same five facets by GROUP BY, top 20 by ts_rank with their documents; skipped with the reason
   when no PostgreSQL answers at ``--pg`` (default 127.0.0.1:5432, trust auth, user postgres);
+- the same engine ranking with FTS5's ``bm25()`` instead of ``pakn_rank`` (indexer/native_rank.py),
+  where that is built: what a deployment without a C compiler gets;
 - the FTS5 floor: MATCH + bm25 + top 20 rowids on the engine's own index file; and the same within
   the bound (find where the newest 10,000 matches start, rank those): the floor of the bounded design.
 
@@ -42,6 +44,7 @@ from typing import Any
 
 from common import QUERIES, documents, load_now, machine, percentile, spread
 
+from indexer import native_rank
 from indexer.query import WORD, SearchQuery, analyze
 from indexer.sqlite_fts import WEIGHTS, SqliteEngine, _match_expression
 from indexer.text import fold, nfc
@@ -309,12 +312,23 @@ def measure(args: argparse.Namespace, queries: list[str], engine: SqliteEngine, 
         print("\n".join(wrong))
         sys.exit(1)
 
+    # The same engine ranking with FTS5's bm25() instead of pakn_rank (indexer/native_rank.py), where
+    # that is built: what a deployment without a C compiler gets (the same answers).
+    plain = SqliteEngine(engine.path, cache_size=0, native=False) if engine.native else None
     systems: dict[str, Callable[[str], Any]] = {
         "engine": lambda q: engine.search(SearchQuery(q=q)),
         "exact": lambda q: engine.search(SearchQuery(q=q, total_bound=None)),
         "floor": floor.search, "bfloor": bounded_floor.search, "like": like.search}
     if pg:
         systems["pg"] = pg.search
+    if plain:
+        systems["bm25"] = lambda q: plain.search(SearchQuery(q=q))
+        page = lambda e, q: [(h.id, h.score) for h in e.search(SearchQuery(q=q)).hits]  # noqa: E731
+        differ = [q for q in queries if page(engine, q) != page(plain, q)]
+        if differ:
+            print(f"FAILED: pakn_rank and bm25() rank these queries differently: {differ}")
+            sys.exit(1)
+        print(f"  checked: the same first page, scores included, with pakn_rank and with bm25() for all {len(queries)} queries")
     stats: dict[str, dict[str, list[float]]] = {s: {"p50": [], "p95": []} for s in systems}
     ratios: dict[str, dict[str, list[float]]] = {s: {"p50": [], "p95": []} for s in systems if s != "engine"}
     for _ in range(args.runs):
@@ -337,7 +351,9 @@ def measure(args: argparse.Namespace, queries: list[str], engine: SqliteEngine, 
 
     label = {"engine": "embedded engine (bound 10,000)", "exact": "embedded engine, exact (no bound)",
              "floor": "FTS5 floor (MATCH + bm25 + top 20)", "bfloor": "FTS5 floor within the bound",
-             "like": "SQL LIKE scan (folded whole words)", "pg": "PostgreSQL FTS (unaccent+simple, GIN)"}
+             "like": "SQL LIKE scan (folded whole words)", "pg": "PostgreSQL FTS (unaccent+simple, GIN)",
+             "bm25": "embedded engine, FTS5's bm25()"}
+    print(f"ranking: {'pakn_rank (indexer/native_rank.py)' if engine.native else 'bm25(): ' + native_rank.reason()}")
     print(f"search, {args.reports:,} reports, {len(queries)} queries x {args.runs} runs, five facets, highlights, "
           f"cache off; median of the runs (each run's value):")
     for name in systems:
