@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 from common import QUERIES, STREETS  # noqa: E402 - bench/ is not a package (common puts ROOT on the path)
 
+from indexer import native_rank  # noqa: E402
 from indexer.text import fold  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -118,6 +119,8 @@ def serve(instance: Path, port: int, workers: int, threads: int, cache: int,
           nice: int = 0) -> subprocess.Popen[bytes]:
     env = {**_clean_env(), "PAKN_INSTANCE_PATH": str(instance), "PAKN_RATE_LIMITS": "false",
            "PAKN_OTP_MAX_PER_IP_HOUR": "1000000", "PAKN_SEARCH_CACHE_SIZE": str(cache)}
+    if "PAKN_NATIVE_RANK" in os.environ:  # PAKN_NATIVE_RANK=0: the engine ranks with bm25() (an A/B)
+        env["PAKN_NATIVE_RANK"] = os.environ["PAKN_NATIVE_RANK"]
     proc = subprocess.Popen(
         [*(["nice", "-n", str(nice)] if nice else []),
          str(BIN / "gunicorn"), "--workers", str(workers), "--threads", str(threads), "--bind",
@@ -198,6 +201,8 @@ def main() -> None:
     before, _ = counts(instance)
     port = free_port()
     log(f"gunicorn: {args.workers} workers x {args.threads} threads on 127.0.0.1:{port}, {before:,} reports")
+    ranking = "pakn_rank" if native_rank.available() else f"FTS5's bm25() ({native_rank.reason()})"
+    log(f"search ranking: {ranking}")
     server = serve(instance, port, args.workers, args.threads, args.cache)
     url, export_url, pools = f"http://127.0.0.1:{port}", None, [server]
     if args.export_workers:
@@ -226,7 +231,7 @@ def main() -> None:
     print()
     exports_by = f", exports by a pool of {args.export_workers}x{args.threads} at nice 10" if args.export_workers else ""
     print(f"{args.reports:,} reports, embedded engine, gunicorn {args.workers}x{args.threads}{exports_by}, "
-          f"search cache {args.cache}, {args.users} users for {args.duration} s (baseline: 1 user, {args.baseline} s)")
+          f"search cache {args.cache}, ranking {ranking}, {args.users} users for {args.duration} s (baseline: 1 user, {args.baseline} s)")
     header = f"{'action':<12} {'requests':>8} {'errors':>7} {'p50 ms':>7} {'p95 ms':>7} {'base p50':>9} {'base p95':>9} {'p95 ratio':>10}"
     print(header)
     print("-" * len(header))
