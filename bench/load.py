@@ -119,8 +119,8 @@ def serve(instance: Path, port: int, workers: int, threads: int, cache: int,
           nice: int = 0) -> subprocess.Popen[bytes]:
     env = {**_clean_env(), "PAKN_INSTANCE_PATH": str(instance), "PAKN_RATE_LIMITS": "false",
            "PAKN_OTP_MAX_PER_IP_HOUR": "1000000", "PAKN_SEARCH_CACHE_SIZE": str(cache)}
-    if "PAKN_NATIVE_RANK" in os.environ:  # PAKN_NATIVE_RANK=0: the engine ranks with bm25() (an A/B)
-        env["PAKN_NATIVE_RANK"] = os.environ["PAKN_NATIVE_RANK"]
+    if "PAKN_SEARCH_NATIVE_RANK" in os.environ:  # =false: the engine ranks with bm25() (an A/B)
+        env["PAKN_SEARCH_NATIVE_RANK"] = os.environ["PAKN_SEARCH_NATIVE_RANK"]
     proc = subprocess.Popen(
         [*(["nice", "-n", str(nice)] if nice else []),
          str(BIN / "gunicorn"), "--workers", str(workers), "--threads", str(threads), "--bind",
@@ -201,7 +201,9 @@ def main() -> None:
     before, _ = counts(instance)
     port = free_port()
     log(f"gunicorn: {args.workers} workers x {args.threads} threads on 127.0.0.1:{port}, {before:,} reports")
-    ranking = "pakn_rank" if native_rank.available() else f"FTS5's bm25() ({native_rank.reason()})"
+    native = os.environ.get("PAKN_SEARCH_NATIVE_RANK", "true").lower() not in ("false", "0", "no", "off")
+    ranking = ("pakn_rank" if native and native_rank.available()
+               else f"FTS5's bm25() ({native_rank.reason() or 'PAKN_SEARCH_NATIVE_RANK'})")
     log(f"search ranking: {ranking}")
     server = serve(instance, port, args.workers, args.threads, args.cache)
     url, export_url, pools = f"http://127.0.0.1:{port}", None, [server]

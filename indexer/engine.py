@@ -129,4 +129,5 @@ def engine_from_config(config: dict[str, Any], scope: str = "public") -> SearchE
     if scope == "staff":
         root, dot, ext = str(path).rpartition(".")
         path = f"{root}-staff.{ext}" if dot else f"{path}-staff"
-    return SqliteEngine(path, cache_size=config.get("SEARCH_CACHE_SIZE", 256))
+    return SqliteEngine(path, cache_size=config.get("SEARCH_CACHE_SIZE", 256),
+                        native=None if config.get("SEARCH_NATIVE_RANK", True) else False)

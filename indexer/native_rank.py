@@ -11,14 +11,14 @@ with ``sqlite3_auto_extension`` of the SQLite library the ``sqlite3`` module use
 connection the process opens afterwards has them; the standard module cannot load extensions
 itself. Where the library is not built, cannot be loaded, or the check of its scores against
 bm25() fails, ``available()`` is False and the engine ranks with bm25(): the same answers, slower.
-``PAKN_NATIVE_RANK=0`` turns it off (the bench compares both).
+An engine made with ``native=False`` (the setting ``SEARCH_NATIVE_RANK=false``) ranks with bm25()
+too (bench/search.py times both).
 """
 
 from __future__ import annotations
 
 import ctypes
 import logging
-import os
 import sqlite3
 import struct
 import threading
@@ -50,8 +50,6 @@ def reason() -> str:
 
 def _load() -> str | None:
     """Register the library's functions for every new connection; the reason when it cannot."""
-    if os.environ.get("PAKN_NATIVE_RANK", "1").strip().lower() in ("0", "false", "no", "off"):
-        return "turned off by PAKN_NATIVE_RANK"
     if not LIBRARY.exists():
         return f"{LIBRARY.name} is not built (make native)"
     try:

@@ -45,6 +45,14 @@ def test_the_ranking_function_is_built_and_used_by_the_engine(tmp_path):
     assert not SqliteEngine(tmp_path / "b.sqlite3", native=False).native
 
 
+def test_the_setting_search_native_rank_false_ranks_with_bm25(tmp_path):
+    from indexer.engine import engine_from_config
+
+    config = {"SEARCH_ENGINE": "sqlite", "SEARCH_INDEX_PATH": str(tmp_path / "s.sqlite3")}
+    assert engine_from_config({**config, "SEARCH_NATIVE_RANK": True}).native
+    assert not engine_from_config({**config, "SEARCH_NATIVE_RANK": False}).native
+
+
 def _tokens(sz: bytes) -> int:
     """A %_docsize record's token count, decoded here (SQLite's big-endian varints)."""
     total, value, i = 0, 0, 0
