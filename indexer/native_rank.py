@@ -1,9 +1,11 @@
 """The embedded engine's ranking function in C (indexer/pakn_rank.c), where it is built.
 
 FTS5's bm25() reads each scored row's length with a statement on its ``%_docsize`` table, which
-was more than half of a search's ranking time. ``pakn_rank(fts, lengths, weights…)`` computes the
+was more than half of a search's ranking time. ``pakn_rank(fts, lengths, phrases, weights…)`` computes the
 same score, in the same floating-point order, with the lengths read from a blob of the index's
-state that each process holds in memory (``Snapshot.lengths``, indexer/sqlite_columns.py).
+state that each process holds in memory (``Snapshot.lengths``, indexer/sqlite_columns.py). Only the
+expression's first ``phrases`` phrases score: phrases after them narrow the rows a ranking reads
+(the reports holding all words but one, ``SqliteEngine._ranked``) without changing a score.
 
 `make native` (run by `make run` and `make test`) builds ``indexer/pakn_rank.so`` with the C
 compiler and SQLite's headers (Debian: gcc, libsqlite3-dev). Loading it registers the functions
@@ -85,7 +87,7 @@ def _check() -> str | None:
             blob = struct.pack(f"={len(rows) + 1}H", 0, *(lengths.get(i, 0) for i in range(1, len(rows) + 1)))
             match = "WHERE t MATCH 'ngập OR nước' ORDER BY rowid"
             expected = conn.execute(f"SELECT rowid, bm25(t, 2.0, 1.0) FROM t {match}").fetchall()
-            got = [conn.execute(f"SELECT rowid, pakn_rank(t, ?, 2.0, 1.0) FROM t {match}", [lengths_blob]).fetchall()
+            got = [conn.execute(f"SELECT rowid, pakn_rank(t, ?, 0, 2.0, 1.0) FROM t {match}", [lengths_blob]).fetchall()
                    for lengths_blob in (None, blob)]
         finally:
             conn.close()

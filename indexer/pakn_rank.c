@@ -9,7 +9,10 @@
 ** %_docsize as bm25() does. Built by `make native`; where it is not built, the engine ranks with
 ** bm25() and gives the same answers, more slowly.
 **
-**   pakn_rank(fts, lengths, w0, w1, ...)  -- the weights per column, as bm25(fts, w0, w1, ...)
+**   pakn_rank(fts, lengths, phrases, w0, w1, ...)
+**       the weights per column, as bm25(fts, w0, w1, ...); only the expression's first ``phrases``
+**       phrases score (0: all), so that phrases after them only narrow the rows (the same score
+**       as bm25() of the expression without them)
 **   pakn_tokens(sz)                       -- a %_docsize record's token count (the sum of its
 **                                            varints), for building the lengths blob
 */
@@ -34,11 +37,12 @@ static int countRow(const Fts5ExtensionApi *pApi, Fts5Context *pFts, void *pUser
 }
 
 /* The query's constants, computed once per query exactly as fts5Bm25GetData() does. */
-static int rankData(const Fts5ExtensionApi *pApi, Fts5Context *pFts, int nWeight,
+static int rankData(const Fts5ExtensionApi *pApi, Fts5Context *pFts, int nScored, int nWeight,
                     sqlite3_value **apWeight, RankData **ppOut){
   RankData *p = (RankData*)pApi->xGetAuxdata(pFts, 0);
   if( p ){ *ppOut = p; return SQLITE_OK; }
   int nPhrase = pApi->xPhraseCount(pFts);
+  if( nScored>0 && nScored<nPhrase ) nPhrase = nScored;
   int nCol = pApi->xColumnCount(pFts);
   sqlite3_int64 nRow = 0, nToken = 0;
   int rc = pApi->xRowCount(pFts, &nRow);
@@ -76,12 +80,12 @@ static void rankFunction(const Fts5ExtensionApi *pApi, Fts5Context *pFts, sqlite
                          int nVal, sqlite3_value **apVal){
   const double k1 = 1.2;
   const double b = 0.75;
-  if( nVal<1 ){
-    sqlite3_result_error(pCtx, "pakn_rank(fts, lengths, weights...): the lengths are missing", -1);
+  if( nVal<2 ){
+    sqlite3_result_error(pCtx, "pakn_rank(fts, lengths, phrases, weights...): too few arguments", -1);
     return;
   }
   RankData *p = 0;
-  int rc = rankData(pApi, pFts, nVal - 1, &apVal[1], &p);
+  int rc = rankData(pApi, pFts, sqlite3_value_int(apVal[1]), nVal - 2, &apVal[2], &p);
   if( rc!=SQLITE_OK ){ sqlite3_result_error_code(pCtx, rc); return; }
 
   /* D: from the lengths blob (2 bytes per rowid, native order), else from %_docsize */

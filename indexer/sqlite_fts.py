@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -158,6 +159,15 @@ def _log(conn: sqlite3.Connection, changed: list[int]) -> None:
 
 def _quote(token: str) -> str:
     return '"' + token.replace('"', '""') + '"'
+
+
+_QUOTED = re.compile(r'"(?:[^"]|"")*"')
+
+
+def _phrases(expression: str) -> int:
+    """How many phrases an expression of ``_quote``d tokens holds (FTS5 numbers them in the order
+    they are written)."""
+    return len(_QUOTED.findall(expression))
 
 
 def _match_expression(terms: list[Term], any_words: bool) -> str:
@@ -703,6 +713,7 @@ class SqliteEngine(SearchEngine):
                     order = "m.tier DESC, " + order
             words = {w for t in terms for w in (*t.folded, *t.exact)}
             scored = _scored_expression(terms, query.any_words, self._frequencies.common(conn, self.path, words))
+            phrases = _phrases(scored)  # those that score (not the tags, nor what narrows the rows below)
             weights = WEIGHTS
             if _tagged(conn):
                 tags = self._tag_expression(query)
@@ -710,7 +721,15 @@ class SqliteEngine(SearchEngine):
             else:
                 weights = WEIGHTS[:-1]
             lengths = columns.lengths if self.native and columns is not None else None
-            rank, first = ("pakn_rank(fts, ?, ", [lengths]) if lengths is not None else ("bm25(fts, ", [])
+            rank, first = "bm25(fts, ", []
+            if lengths is not None:
+                rank, first = "pakn_rank(fts, ?, ?, ", [lengths, phrases]
+                near = _all_but_one(terms) if among else None
+                if near:
+                    # Tier 1 alone: FTS5 reads only the reports holding all words but one (sparse
+                    # across the wide range tier 1 spans), not every report holding any word; the
+                    # phrases of ``near`` come after those that score, so no score changes.
+                    scored = f"({scored}) AND ({near})"
             return (f"SELECT fts.rowid, {rank}{', '.join(map(str, weights))}) AS score FROM fts CROSS JOIN m "
                     f"ON m.id = {sign} * fts.rowid WHERE fts MATCH ? AND fts.rowid BETWEEN ? AND ?{among} "
                     f"ORDER BY {order}", [*first, scored, low, high])

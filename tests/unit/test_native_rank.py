@@ -13,7 +13,7 @@ import pytest
 from indexer import native_rank
 from indexer.query import SearchQuery, analyze
 from indexer.sqlite_columns import LENGTHS
-from indexer.sqlite_fts import WEIGHTS, SqliteEngine, _scored_expression
+from indexer.sqlite_fts import WEIGHTS, SqliteEngine, _phrases, _scored_expression
 
 WORDS = ["ngập", "nước", "đường", "Lê", "Văn", "Duyệt", "vỡ", "ống", "cấp", "nước", "sinh", "hoạt",
          "rác", "thải", "chợ", "cây", "xanh", "đổ", "mất", "điện", "hòa", "hội", "trạm", "y", "tế",
@@ -80,37 +80,55 @@ def test_scores_are_bm25s_for_every_matching_row(tmp_path):
         lengths[i] = _tokens(sz) if _tokens(sz) <= 0xFFFF else 0
     blob = struct.pack(f"={len(lengths)}H", *lengths)
     weights = ", ".join(map(str, WEIGHTS))
-    compared = 0
+    compared = narrowed_rows = 0
     for q in QUERIES:
         for any_words in (False, True):
             expression = _scored_expression(analyze(q), any_words)
             expected = conn.execute(f"SELECT rowid, bm25(fts, {weights}) FROM fts WHERE fts MATCH ? ORDER BY rowid",
                                     [expression]).fetchall()
             for given in (blob, None, blob[:40]):  # from the blob, from %_docsize, past the blob's end
-                got = conn.execute(f"SELECT rowid, pakn_rank(fts, ?, {weights}) FROM fts WHERE fts MATCH ? "
+                got = conn.execute(f"SELECT rowid, pakn_rank(fts, ?, 0, {weights}) FROM fts WHERE fts MATCH ? "
                                    "ORDER BY rowid", [given, expression]).fetchall()
                 assert got == expected, (q, any_words)
-            compared += len(expected)
+            # Phrases after the first ``phrases`` only narrow the rows: the scores are the same.
+            narrowed = f'({expression}) AND ({{f_title}} : ("thuoc" OR "hong"))'
+            got = conn.execute(f"SELECT rowid, pakn_rank(fts, ?, ?, {weights}) FROM fts WHERE fts MATCH ? "
+                               "ORDER BY rowid", [blob, _phrases(expression), narrowed]).fetchall()
+            held = {row for row, in conn.execute("SELECT rowid FROM fts WHERE fts MATCH ?", [narrowed])}
+            assert got == [(row, score) for row, score in expected if row in held], (q, any_words)
+            compared, narrowed_rows = compared + len(expected), narrowed_rows + len(got)
     conn.close()
-    assert compared > 300
+    assert compared > 300 and 0 < narrowed_rows < compared / 2
 
 
 def _page(engine: SqliteEngine, **kwargs) -> list[tuple[int, float]]:
     return [(h.id, h.score) for h in engine.search(SearchQuery(**kwargs)).hits]
 
 
-def test_the_engine_answers_as_with_bm25_and_follows_another_process_writes(tmp_path):
-    """Same pages, same scores, with and without the function; after another process adds,
-    lengthens, shortens and deletes reports, the lengths the reader holds follow them."""
+def test_the_engine_answers_as_with_bm25_and_follows_another_process_writes(tmp_path, monkeypatch):
+    """Same pages, same scores, with and without the function (also where the ranking reads only
+    the reports holding all words but one); after another process adds, lengthens, shortens and
+    deletes reports, the lengths the reader holds follow them."""
     path = tmp_path / "search.sqlite3"
     native, plain = SqliteEngine(path, cache_size=0), SqliteEngine(path, cache_size=0, native=False)
+    narrowed = []
+    ranked = SqliteEngine._ranked
+
+    def spy(self, *args, **kwargs):
+        sql, params = ranked(self, *args, **kwargs)
+        narrowed.append(self.native and "m.tier = 1" in sql and ") AND (" in params[2])
+        return sql, params
+
+    monkeypatch.setattr(SqliteEngine, "_ranked", spy)
     writer = SqliteEngine(path)
     writer.bulk_upsert(DOCS)
 
     def same() -> None:
         for q in QUERIES:
             for kwargs in ({}, {"page": 2, "per_page": 5}, {"fields": ["y-te"]}, {"sort": "newest"},
-                           {"total_bound": 10}, {"any_words": True, "total_bound": 10}):
+                           {"total_bound": 10}, {"any_words": True, "total_bound": 10},
+                           {"any_words": True, "total_bound": 10, "per_page": 3},
+                           {"any_words": True, "total_bound": 10, "per_page": 3, "page": 2}):
                 assert _page(native, q=q, **kwargs) == _page(plain, q=q, **kwargs), (q, kwargs)
         snapshot = native._columns.snapshots[max(native._columns.snapshots)]
         with sqlite3.connect(path) as conn:
@@ -125,6 +143,7 @@ def test_the_engine_answers_as_with_bm25_and_follows_another_process_writes(tmp_
     same()
     held = native._columns.snapshots[max(native._columns.snapshots)].arrays[LENGTHS]
     assert held[4] == held[11] == 0 and held[70] > 0
+    assert any(narrowed)
 
 
 @pytest.mark.parametrize("size", [0, 1])
