@@ -11,7 +11,9 @@ Generates N reports (default 100,000) and gives the same documents to four syste
   same five facets by GROUP BY, top 20 by ts_rank with their documents; skipped with the reason
   when no PostgreSQL answers at ``--pg`` (default 127.0.0.1:5432, trust auth, user postgres);
 - the same engine ranking with FTS5's ``bm25()`` instead of ``pakn_rank`` (indexer/native_rank.py),
-  where that is built: what a deployment without a C compiler gets;
+  where that is built: what a deployment without a C compiler gets; and the engine with its
+  phrases' row counts (bm25's IDF, kept per index state: ``_PhraseHits``) counted anew for every
+  search, as for a search right after a write or with words no earlier search used;
 - the FTS5 floor: MATCH + bm25 + top 20 rowids on the engine's own index file; and the same within
   the bound (find where the newest 10,000 matches start, rank those): the floor of the bounded design.
 
@@ -323,6 +325,12 @@ def measure(args: argparse.Namespace, queries: list[str], engine: SqliteEngine, 
         systems["pg"] = pg.search
     if plain:
         systems["bm25"] = lambda q: plain.search(SearchQuery(q=q))
+
+        def cold(q: str) -> Any:
+            engine._hits.state = None  # as if no search had counted its phrases in this index state
+            return engine.search(SearchQuery(q=q))
+
+        systems["cold"] = cold
         page = lambda e, q: [(h.id, h.score) for h in e.search(SearchQuery(q=q)).hits]  # noqa: E731
         differ = [q for q in queries if page(engine, q) != page(plain, q)]
         if differ:
@@ -352,7 +360,7 @@ def measure(args: argparse.Namespace, queries: list[str], engine: SqliteEngine, 
     label = {"engine": "embedded engine (bound 10,000)", "exact": "embedded engine, exact (no bound)",
              "floor": "FTS5 floor (MATCH + bm25 + top 20)", "bfloor": "FTS5 floor within the bound",
              "like": "SQL LIKE scan (folded whole words)", "pg": "PostgreSQL FTS (unaccent+simple, GIN)",
-             "bm25": "embedded engine, FTS5's bm25()"}
+             "bm25": "embedded engine, FTS5's bm25()", "cold": "embedded engine, phrase counts cold"}
     print(f"ranking: {'pakn_rank (indexer/native_rank.py)' if engine.native else 'bm25(): ' + native_rank.reason()}")
     print(f"search, {args.reports:,} reports, {len(queries)} queries x {args.runs} runs, five facets, highlights, "
           f"cache off; median of the runs (each run's value):")

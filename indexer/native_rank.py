@@ -1,7 +1,7 @@
 """The embedded engine's ranking function in C (indexer/pakn_rank.c), where it is built.
 
 FTS5's bm25() reads each scored row's length with a statement on its ``%_docsize`` table, which
-was more than half of a search's ranking time. ``pakn_rank(fts, lengths, phrases, weights…)`` computes the
+was more than half of a search's ranking time. ``pakn_rank(fts, lengths, phrases, hits, weights…)`` computes the
 same score, in the same floating-point order, with the lengths read from a blob of the index's
 state that each process holds in memory (``Snapshot.lengths``, indexer/sqlite_columns.py). Only the
 expression's first ``phrases`` phrases score: phrases after them narrow the rows a ranking reads
@@ -75,7 +75,7 @@ def _load() -> str | None:
 def _check() -> str | None:
     """The functions answer on a new connection, and their scores are bm25()'s, with the lengths
     read from %_docsize and from a blob made of pakn_tokens' counts (a row of 200 words: varints
-    of two bytes)."""
+    of two bytes), the phrases' row counts counted by the function and given to it."""
     rows = [(1, "ngập nước", "đường ngập"), (2, "ngập", "nước nước nước đường"), (3, "cây", "xanh"),
             (4, "nước " * 200, "ngập")]
     try:
@@ -87,13 +87,16 @@ def _check() -> str | None:
             blob = struct.pack(f"={len(rows) + 1}H", 0, *(lengths.get(i, 0) for i in range(1, len(rows) + 1)))
             match = "WHERE t MATCH 'ngập OR nước' ORDER BY rowid"
             expected = conn.execute(f"SELECT rowid, bm25(t, 2.0, 1.0) FROM t {match}").fetchall()
-            got = [conn.execute(f"SELECT rowid, pakn_rank(t, ?, 0, 2.0, 1.0) FROM t {match}", [lengths_blob]).fetchall()
-                   for lengths_blob in (None, blob)]
+            # the phrases' row counts given (the IDFs), or counted by the function
+            hits = struct.pack("=2q", *(conn.execute("SELECT count(*) FROM t WHERE t MATCH ?", [w]).fetchone()[0]
+                                        for w in ("ngập", "nước")))
+            got = [conn.execute(f"SELECT rowid, pakn_rank(t, ?, 0, ?, 2.0, 1.0) FROM t {match}", given).fetchall()
+                   for given in ([None, None], [blob, None], [blob, hits])]
         finally:
             conn.close()
     except sqlite3.Error as exc:
         return f"the functions are not there on a new connection ({exc})"
     words = {i: len(a.split()) + len(b.split()) for i, a, b in rows}
-    if lengths != words or got != [expected, expected]:
+    if lengths != words or got != [expected] * 3:
         return f"its answers differ from FTS5's: scores {got} != {expected}, lengths {lengths} != {words}"
     return None

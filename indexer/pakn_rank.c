@@ -9,10 +9,12 @@
 ** %_docsize as bm25() does. Built by `make native`; where it is not built, the engine ranks with
 ** bm25() and gives the same answers, more slowly.
 **
-**   pakn_rank(fts, lengths, phrases, w0, w1, ...)
+**   pakn_rank(fts, lengths, phrases, hits, w0, w1, ...)
 **       the weights per column, as bm25(fts, w0, w1, ...); only the expression's first ``phrases``
 **       phrases score (0: all), so that phrases after them only narrow the rows (the same score
-**       as bm25() of the expression without them)
+**       as bm25() of the expression without them); ``hits``: how many rows each scoring phrase
+**       matches (8-byte integers, native order), counted by the caller for the same index state
+**       (bm25's IDF; NULL: counted here, by reading each phrase's posting list, as bm25() does)
 **   pakn_tokens(sz)                       -- a %_docsize record's token count (the sum of its
 **                                            varints), for building the lengths blob
 */
@@ -37,8 +39,8 @@ static int countRow(const Fts5ExtensionApi *pApi, Fts5Context *pFts, void *pUser
 }
 
 /* The query's constants, computed once per query exactly as fts5Bm25GetData() does. */
-static int rankData(const Fts5ExtensionApi *pApi, Fts5Context *pFts, int nScored, int nWeight,
-                    sqlite3_value **apWeight, RankData **ppOut){
+static int rankData(const Fts5ExtensionApi *pApi, Fts5Context *pFts, int nScored, sqlite3_value *pHits,
+                    int nWeight, sqlite3_value **apWeight, RankData **ppOut){
   RankData *p = (RankData*)pApi->xGetAuxdata(pFts, 0);
   if( p ){ *ppOut = p; return SQLITE_OK; }
   int nPhrase = pApi->xPhraseCount(pFts);
@@ -58,9 +60,15 @@ static int rankData(const Fts5ExtensionApi *pApi, Fts5Context *pFts, int nScored
   for(int i=0; i<nCol; i++){
     p->aW[i] = (nWeight > i) ? sqlite3_value_double(apWeight[i]) : 1.0;
   }
+  const unsigned char *aHits = (const unsigned char*)sqlite3_value_blob(pHits);
+  if( aHits && sqlite3_value_bytes(pHits)!=(int)(nPhrase * sizeof(sqlite3_int64)) ) aHits = 0;
   for(int i=0; rc==SQLITE_OK && i<nPhrase; i++){
     sqlite3_int64 nHit = 0;
-    rc = pApi->xQueryPhrase(pFts, i, (void*)&nHit, countRow);
+    if( aHits ){
+      memcpy(&nHit, &aHits[i * sizeof(sqlite3_int64)], sizeof(sqlite3_int64));
+    }else{
+      rc = pApi->xQueryPhrase(pFts, i, (void*)&nHit, countRow);
+    }
     if( rc==SQLITE_OK ){
       double idf = log( (nRow - nHit + 0.5) / (nHit + 0.5) );
       if( idf<=0.0 ) idf = 1e-6;
@@ -80,12 +88,12 @@ static void rankFunction(const Fts5ExtensionApi *pApi, Fts5Context *pFts, sqlite
                          int nVal, sqlite3_value **apVal){
   const double k1 = 1.2;
   const double b = 0.75;
-  if( nVal<2 ){
-    sqlite3_result_error(pCtx, "pakn_rank(fts, lengths, phrases, weights...): too few arguments", -1);
+  if( nVal<3 ){
+    sqlite3_result_error(pCtx, "pakn_rank(fts, lengths, phrases, hits, weights...): too few arguments", -1);
     return;
   }
   RankData *p = 0;
-  int rc = rankData(pApi, pFts, sqlite3_value_int(apVal[1]), nVal - 2, &apVal[2], &p);
+  int rc = rankData(pApi, pFts, sqlite3_value_int(apVal[1]), apVal[2], nVal - 3, &apVal[3], &p);
   if( rc!=SQLITE_OK ){ sqlite3_result_error_code(pCtx, rc); return; }
 
   /* D: from the lengths blob (2 bytes per rowid, native order), else from %_docsize */

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import sqlite3
+import struct
 import threading
 import time
 import uuid
@@ -162,12 +163,27 @@ def _quote(token: str) -> str:
 
 
 _QUOTED = re.compile(r'"(?:[^"]|"")*"')
+# In an expression of this module: a quoted token, or the column filter of the tokens after it.
+_PHRASE_OR_COLUMNS = re.compile(r'"(?:[^"]|"")*"|\{[^}"]*\}\s*:|\bpairs\s*:|\btags\s*:')
 
 
 def _phrases(expression: str) -> int:
     """How many phrases an expression of ``_quote``d tokens holds (FTS5 numbers them in the order
     they are written)."""
     return len(_QUOTED.findall(expression))
+
+
+def _phrase_list(expression: str) -> list[str]:
+    """Each phrase of an expression of this module (a ``_quote``d token after the column filter
+    of its group), in FTS5's order, as an expression of its own: what FTS5 counts for its IDF."""
+    out, columns = [], ""
+    for found in _PHRASE_OR_COLUMNS.finditer(expression):
+        text = found.group()
+        if text.startswith('"'):
+            out.append(f"{columns} {text}" if columns else text)
+        else:
+            columns = text
+    return out
 
 
 def _match_expression(terms: list[Term], any_words: bool) -> str:
@@ -228,6 +244,7 @@ class SqliteEngine(SearchEngine):
         self.busy_timeout = busy_timeout  # seconds a statement waits for another process's lock
         self._cache = _ResultCache(cache_size)
         self._frequencies = _Frequencies()
+        self._hits = _PhraseHits()
         # bm25 by the ranking function in C where it is built (indexer/native_rank.py; loaded before
         # this engine opens a connection); ``native=False``: FTS5's bm25(), the same scores.
         self.native = native_rank.available() if native is None else native and native_rank.available()
@@ -713,7 +730,7 @@ class SqliteEngine(SearchEngine):
                     order = "m.tier DESC, " + order
             words = {w for t in terms for w in (*t.folded, *t.exact)}
             scored = _scored_expression(terms, query.any_words, self._frequencies.common(conn, self.path, words))
-            phrases = _phrases(scored)  # those that score (not the tags, nor what narrows the rows below)
+            phrases = _phrase_list(scored)  # those that score (not the tags, nor what narrows the rows below)
             weights = WEIGHTS
             if _tagged(conn):
                 tags = self._tag_expression(query)
@@ -723,7 +740,8 @@ class SqliteEngine(SearchEngine):
             lengths = columns.lengths if self.native and columns is not None else None
             rank, first = "bm25(fts, ", []
             if lengths is not None:
-                rank, first = "pakn_rank(fts, ?, ?, ", [lengths, phrases]
+                hits = self._hits.blob(conn, (self._columns.file, columns.generation, columns.seq), phrases)
+                rank, first = "pakn_rank(fts, ?, ?, ?, ", [lengths, len(phrases), hits]
                 near = _all_but_one(terms) if among else None
                 if near:
                     # Tier 1 alone: FTS5 reads only the reports holding all words but one (sparse
@@ -842,6 +860,38 @@ class _Frequencies:
                 self.docs.update({w: found.get(w, 0) for w in missing})
         with self.lock:
             return {w for w in words if self.reports and self.docs.get(w, 0) >= self.COMMON * self.reports}
+
+
+class _PhraseHits:
+    """How many reports each phrase of a ranking matches, per index state: bm25's IDF, which FTS5
+    counts by reading each phrase's whole posting list on every search (2–5 ms of a long query's
+    ranking). Counted here (the same count: the phrase with its column filter) once per phrase
+    and state, the file's identity and generation, which every write that changes reports moves;
+    given to ``pakn_rank``, so the scores stay those of bm25() on that state. Words recur across
+    searches (streets, "nước", "đường"), so most phrases of a search were counted by an earlier
+    one; a new state starts again from nothing."""
+
+    LIMIT = 20_000  # phrases kept for one state (a bounded memory: start again)
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.state: Any = None
+        self.counts: dict[str, int] = {}
+
+    def blob(self, conn: sqlite3.Connection, state: Any, phrases: list[str]) -> bytes:
+        """The row counts of ``phrases`` in ``state`` (that of the snapshot the search ranks with:
+        a write in between makes the search run again, ``SqliteEngine._search``)."""
+        with self.lock:
+            if state != self.state or len(self.counts) > self.LIMIT:
+                self.state, self.counts = state, {}
+            counts = self.counts
+            missing = [p for p in dict.fromkeys(phrases) if p not in counts]
+        found = {p: conn.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", [p]).fetchone()[0] for p in missing}
+        with self.lock:
+            if self.state == state:
+                self.counts.update(found)
+        counts = {**counts, **found}
+        return struct.pack(f"={len(phrases)}q", *(counts[p] for p in phrases))
 
 
 class _ResultCache:

@@ -87,12 +87,12 @@ def test_scores_are_bm25s_for_every_matching_row(tmp_path):
             expected = conn.execute(f"SELECT rowid, bm25(fts, {weights}) FROM fts WHERE fts MATCH ? ORDER BY rowid",
                                     [expression]).fetchall()
             for given in (blob, None, blob[:40]):  # from the blob, from %_docsize, past the blob's end
-                got = conn.execute(f"SELECT rowid, pakn_rank(fts, ?, 0, {weights}) FROM fts WHERE fts MATCH ? "
+                got = conn.execute(f"SELECT rowid, pakn_rank(fts, ?, 0, NULL, {weights}) FROM fts WHERE fts MATCH ? "
                                    "ORDER BY rowid", [given, expression]).fetchall()
                 assert got == expected, (q, any_words)
             # Phrases after the first ``phrases`` only narrow the rows: the scores are the same.
             narrowed = f'({expression}) AND ({{f_title}} : ("thuoc" OR "hong"))'
-            got = conn.execute(f"SELECT rowid, pakn_rank(fts, ?, ?, {weights}) FROM fts WHERE fts MATCH ? "
+            got = conn.execute(f"SELECT rowid, pakn_rank(fts, ?, ?, NULL, {weights}) FROM fts WHERE fts MATCH ? "
                                "ORDER BY rowid", [blob, _phrases(expression), narrowed]).fetchall()
             held = {row for row, in conn.execute("SELECT rowid FROM fts WHERE fts MATCH ?", [narrowed])}
             assert got == [(row, score) for row, score in expected if row in held], (q, any_words)
@@ -116,7 +116,7 @@ def test_the_engine_answers_as_with_bm25_and_follows_another_process_writes(tmp_
 
     def spy(self, *args, **kwargs):
         sql, params = ranked(self, *args, **kwargs)
-        narrowed.append(self.native and "m.tier = 1" in sql and ") AND (" in params[2])
+        narrowed.append(self.native and "m.tier = 1" in sql and ") AND (" in params[-3])
         return sql, params
 
     monkeypatch.setattr(SqliteEngine, "_ranked", spy)
