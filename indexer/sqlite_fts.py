@@ -740,7 +740,8 @@ class SqliteEngine(SearchEngine):
             lengths = columns.lengths if self.native and columns is not None else None
             rank, first = "bm25(fts, ", []
             if lengths is not None:
-                hits = self._hits.blob(conn, (self._columns.file, columns.generation, columns.seq), phrases)
+                hits = self._hits.blob(conn, (self._columns.file, columns.generation, columns.seq), phrases,
+                                       still=lambda: self._columns.still(conn, columns))
                 rank, first = "pakn_rank(fts, ?, ?, ?, ", [lengths, len(phrases), hits]
                 near = _all_but_one(terms) if among else None
                 if near:
@@ -878,18 +879,21 @@ class _PhraseHits:
         self.state: Any = None
         self.counts: dict[str, int] = {}
 
-    def blob(self, conn: sqlite3.Connection, state: Any, phrases: list[str]) -> bytes:
-        """The row counts of ``phrases`` in ``state`` (that of the snapshot the search ranks with:
-        a write in between makes the search run again, ``SqliteEngine._search``)."""
+    def blob(self, conn: sqlite3.Connection, state: Any, phrases: list[str], still: Callable[[], bool]) -> bytes:
+        """The row counts of ``phrases`` in ``state``, that of the snapshot the search ranks with.
+        Counts made when the file is no longer in that state (``still()`` says) are not kept: that
+        search runs again anyway (``SqliteEngine._search``), and another one of the same snapshot
+        must not take them."""
         with self.lock:
             if state != self.state or len(self.counts) > self.LIMIT:
                 self.state, self.counts = state, {}
             counts = self.counts
             missing = [p for p in dict.fromkeys(phrases) if p not in counts]
         found = {p: conn.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", [p]).fetchone()[0] for p in missing}
-        with self.lock:
-            if self.state == state:
-                self.counts.update(found)
+        if found and still():
+            with self.lock:
+                if self.state == state:
+                    self.counts.update(found)
         counts = {**counts, **found}
         return struct.pack(f"={len(phrases)}q", *(counts[p] for p in phrases))
 

@@ -151,3 +151,23 @@ def test_an_empty_or_tiny_index_ranks(tmp_path, size):
     engine = SqliteEngine(tmp_path / "search.sqlite3", cache_size=0)
     engine.bulk_upsert(DOCS[:size])
     assert engine.search(SearchQuery(q="ngập nước")).total == size
+
+
+def test_phrase_counts_are_kept_per_index_state_and_only_while_it_holds(tmp_path):
+    """bm25's IDF counts, kept between searches: counted again in a new state, and not kept when
+    the file left the state they were counted for (a write during the search)."""
+    from indexer.sqlite_fts import _PhraseHits
+
+    engine = SqliteEngine(tmp_path / "search.sqlite3", cache_size=0)
+    engine.bulk_upsert(DOCS)
+    hits = _PhraseHits()
+    phrases = ['{f_title f_content f_address f_answer f_sender} : "nuoc"', 'pairs : "ngap_nuoc"']
+    with sqlite3.connect(engine.path) as conn:
+        counted = [conn.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", [p]).fetchone()[0] for p in phrases]
+        assert struct.unpack("=2q", hits.blob(conn, "state 1", phrases, still=lambda: False)) == tuple(counted)
+        assert hits.counts == {}  # counted in a state the file had left: not kept
+        hits.blob(conn, "state 1", phrases, still=lambda: True)
+        assert hits.counts == dict(zip(phrases, counted, strict=True))
+        hits.counts[phrases[0]] = 7  # (what it keeps is what it gives, until the state changes)
+        assert struct.unpack("=2q", hits.blob(conn, "state 1", phrases, still=lambda: True))[0] == 7
+        assert struct.unpack("=2q", hits.blob(conn, "state 2", phrases, still=lambda: True)) == tuple(counted)
