@@ -1,11 +1,13 @@
 """The embedded engine's ranking function in C (indexer/pakn_rank.c), where it is built.
 
 FTS5's bm25() reads each scored row's length with a statement on its ``%_docsize`` table, which
-was more than half of a search's ranking time. ``pakn_rank(fts, lengths, phrases, hits, weights…)`` computes the
-same score, in the same floating-point order, with the lengths read from a blob of the index's
-state that each process holds in memory (``Snapshot.lengths``, indexer/sqlite_columns.py). Only the
-expression's first ``phrases`` phrases score: phrases after them narrow the rows a ranking reads
-(the reports holding all words but one, ``SqliteEngine._ranked``) without changing a score.
+was more than half of a search's ranking time. ``pakn_rank(fts, lengths, phrases, hits, weights…)``
+computes the same score, in the same floating-point order, with the lengths read from a blob of the
+index's state that each process holds in memory (``Snapshot.lengths``, indexer/sqlite_columns.py)
+and the phrases' row counts (bm25's IDF) given by the caller, counted once per index state
+(``_PhraseHits`` in indexer/sqlite_fts.py). Only the expression's first ``phrases`` phrases score:
+phrases after them narrow the rows a ranking reads (the reports holding all words but one,
+``SqliteEngine._ranked``) without changing a score.
 
 `make native` (run by `make run` and `make test`) builds ``indexer/pakn_rank.so`` with the C
 compiler and SQLite's headers (Debian: gcc, libsqlite3-dev). Loading it registers the functions
