@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 from common import QUERIES, STREETS  # noqa: E402 - bench/ is not a package (common puts ROOT on the path)
 
+from config import load_config  # noqa: E402
 from indexer import native_rank  # noqa: E402
 from indexer.text import fold  # noqa: E402
 
@@ -201,7 +202,9 @@ def main() -> None:
     before, _ = counts(instance)
     port = free_port()
     log(f"gunicorn: {args.workers} workers x {args.threads} threads on 127.0.0.1:{port}, {before:,} reports")
-    native = os.environ.get("PAKN_SEARCH_NATIVE_RANK", "true").lower() not in ("false", "0", "no", "off")
+    # the served portal's reading of the setting (config.py), from this environment's variable alone
+    native = load_config(environ={k: v for k, v in os.environ.items() if k == "PAKN_SEARCH_NATIVE_RANK"})[
+        "SEARCH_NATIVE_RANK"]
     ranking = ("pakn_rank" if native and native_rank.available()
                else f"FTS5's bm25() ({native_rank.reason() or 'PAKN_SEARCH_NATIVE_RANK'})")
     log(f"search ranking: {ranking}")

@@ -162,15 +162,8 @@ def _quote(token: str) -> str:
     return '"' + token.replace('"', '""') + '"'
 
 
-_QUOTED = re.compile(r'"(?:[^"]|"")*"')
 # In an expression of this module: a quoted token, or the column filter of the tokens after it.
 _PHRASE_OR_COLUMNS = re.compile(r'"(?:[^"]|"")*"|\{[^}"]*\}\s*:|\bpairs\s*:|\btags\s*:')
-
-
-def _phrases(expression: str) -> int:
-    """How many phrases an expression of ``_quote``d tokens holds (FTS5 numbers them in the order
-    they are written)."""
-    return len(_QUOTED.findall(expression))
 
 
 def _phrase_list(expression: str) -> list[str]:
